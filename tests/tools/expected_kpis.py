@@ -1,0 +1,74 @@
+"""Figures the dashboard must show for a Binance.US candle file, computed from
+the file alone (pandas and Decimal, none of the app's code or SQL).
+
+    python tests/tools/expected_kpis.py --csv FILE --symbol S --node N [--actual -]
+
+Prints the expected kpis as JSON. With --actual, also reads the app's
+`sentinel-dashboard kpis --json` output (a file, or - for stdin), prints every
+difference, and exits 1 when there is any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pandas as pd
+
+
+def expected_kpis(csv_path: str, symbol: str, node: str) -> dict[str, object]:
+    frame = pd.read_csv(csv_path, dtype=str)
+    frame["open_time"] = pd.to_datetime(frame["open_time"], utc=True)
+    newest = frame.loc[frame["open_time"].idxmax()]
+    as_of = newest["open_time"]
+    window = frame[
+        (frame["open_time"] > as_of - timedelta(hours=24)) & (frame["open_time"] <= as_of)
+    ]
+    return {
+        "symbol": symbol,
+        "as_of": as_of.to_pydatetime(),
+        "latest_price": Decimal(newest["close"]),
+        "volume_24h": sum((Decimal(v) for v in window["volume"]), Decimal(0)),
+        "active_source": node,
+        # Nothing in the lab or the scenario writes breaker events.
+        "breaker_trips_24h": 0,
+    }
+
+
+def differences(expected: dict[str, object], actual: dict[str, object]) -> list[str]:
+    found = []
+    for key, want in expected.items():
+        got = actual.get(key)
+        if key == "as_of" and isinstance(got, str):
+            got = datetime.fromisoformat(got.replace("Z", "+00:00"))
+        if got != want:
+            found.append(f"{key}: expected {want!s}, got {got!s}")
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--csv", required=True)
+    parser.add_argument("--symbol", required=True)
+    parser.add_argument("--node", required=True)
+    parser.add_argument("--actual", help="kpis JSON of the app; - for stdin")
+    args = parser.parse_args()
+
+    expected = expected_kpis(args.csv, args.symbol, args.node)
+    print(json.dumps(expected, default=str, sort_keys=True))
+    if args.actual is None:
+        return 0
+    source = sys.stdin if args.actual == "-" else open(args.actual, encoding="utf-8")
+    with source:
+        actual = json.load(source, parse_float=Decimal, parse_int=Decimal)
+    problems = differences(expected, actual)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Every role documents each of its defaults in meta/argument_specs.yml, with
+the same default, a type and a description, and nothing else is there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROLES_DIR = Path(__file__).resolve().parents[2] / "roles"
+ROLES = sorted(path.name for path in ROLES_DIR.iterdir() if (path / "tasks").is_dir())
+
+
+def load_yaml(path: Path) -> dict:
+    with path.open(encoding="utf-8") as stream:
+        return yaml.safe_load(stream) or {}
+
+
+def test_the_collection_has_the_expected_roles():
+    assert ROLES == ["app", "database", "systemd", "venv"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_argument_specs_match_defaults(role):
+    defaults = load_yaml(ROLES_DIR / role / "defaults" / "main.yml")
+    options = load_yaml(ROLES_DIR / role / "meta" / "argument_specs.yml")["argument_specs"][
+        "main"
+    ]["options"]
+
+    assert sorted(options) == sorted(defaults)
+    for name, spec in options.items():
+        assert spec.get("default") == defaults[name], name
+        assert spec.get("type"), f"{name} has no type"
+        assert spec.get("description"), f"{name} has no description"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_public_variables_carry_the_role_name(role):
+    defaults = load_yaml(ROLES_DIR / role / "defaults" / "main.yml")
+    assert [name for name in defaults if not name.startswith(f"{role}_")] == []
