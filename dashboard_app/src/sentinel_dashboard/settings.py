@@ -1,0 +1,105 @@
+"""Settings read from flags and the environment.
+
+Database settings are libpq's own: the standard PG* variables, or one DSN in
+SENTINEL_DSN (or --dsn). Nothing here ever holds a password; libpq reads it from
+PGPASSWORD or PGPASSFILE when it connects.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+DSN_VARIABLE = "SENTINEL_DSN"
+CACHE_TTL_VARIABLE = "SENTINEL_CACHE_TTL"
+CONNECT_TIMEOUT_VARIABLE = "SENTINEL_CONNECT_TIMEOUT"
+
+DEFAULT_CACHE_TTL = 10
+DEFAULT_CONNECT_TIMEOUT = 3
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the connection goes, as far as it is safe to show."""
+
+    host: str
+    port: str
+    dbname: str
+    user: str
+
+    def describe(self) -> str:
+        return f"database {self.dbname!r} on {self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    conninfo: str
+    target: Target
+    cache_ttl: int
+    connect_timeout: int
+
+
+def _seconds(name: str, raw: str, *, allow_zero: bool = False) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number of seconds, not {raw!r}") from None
+    if value < 0 or (value == 0 and not allow_zero):
+        raise SettingsError(f"{name} must be a positive number of seconds, not {raw!r}")
+    return value
+
+
+def _positive_int(name: str, default: int, *, allow_zero: bool = False) -> int:
+    raw = os.environ.get(name, "").strip()
+    return _seconds(name, raw, allow_zero=allow_zero) if raw else default
+
+
+def _target(params: dict[str, str]) -> Target:
+    # Mirror libpq's precedence: DSN keyword, then PG* variable, then built-in default.
+    def pick(key: str, variable: str, default: str) -> str:
+        return params.get(key) or os.environ.get(variable) or default
+
+    user = pick("user", "PGUSER", getpass.getuser())
+    return Target(
+        host=pick("host", "PGHOST", "local socket"),
+        port=pick("port", "PGPORT", "5432"),
+        dbname=pick("dbname", "PGDATABASE", user),
+        user=user,
+    )
+
+
+def load(dsn: str | None = None) -> Settings:
+    """Build settings from an explicit DSN (a flag) or the environment."""
+    if dsn is None:
+        dsn = os.environ.get(DSN_VARIABLE, "")
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        # libpq's reason can quote the string, password included, so it is not shown.
+        raise SettingsError(
+            f"cannot parse the connection string given by --dsn or {DSN_VARIABLE}"
+        ) from None
+
+    # The DSN's own connect_timeout wins, then ours, then libpq's PGCONNECT_TIMEOUT.
+    if "connect_timeout" in params:
+        connect_timeout = _seconds("connect_timeout in the DSN", str(params["connect_timeout"]))
+    else:
+        connect_timeout = _positive_int(
+            CONNECT_TIMEOUT_VARIABLE,
+            _positive_int("PGCONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT),
+        )
+
+    return Settings(
+        conninfo=make_conninfo(dsn, connect_timeout=connect_timeout),
+        target=_target({k: str(v) for k, v in params.items()}),
+        cache_ttl=_positive_int(CACHE_TTL_VARIABLE, DEFAULT_CACHE_TTL, allow_zero=True),
+        connect_timeout=connect_timeout,
+    )

@@ -1,0 +1,81 @@
+"""Fixtures: the shared market files, a fresh PostgreSQL database per test, the CLI.
+
+Nothing here skips: without the market files or a reachable PostgreSQL (run the
+suite under pg_virtualenv) the tests that need them fail and say why.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from sentinel_dashboard import schema
+from support import BTCUSD_FILE, BTCUSDT_FILE, CLI, REPO_ROOT, Database, read_market
+
+
+@pytest.fixture(scope="session")
+def market_dir() -> Path:
+    folder = Path(os.environ.get("SENTINEL_MARKET_DATA", REPO_ROOT.parent / "shared/data/market"))
+    if not (folder / BTCUSD_FILE).is_file() or not (folder / BTCUSDT_FILE).is_file():
+        pytest.fail(f"market data not found in {folder} (set SENTINEL_MARKET_DATA)")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def btcusd(market_dir: Path) -> pd.DataFrame:
+    return read_market(market_dir / BTCUSD_FILE)
+
+
+@pytest.fixture(scope="session")
+def btcusdt(market_dir: Path) -> pd.DataFrame:
+    return read_market(market_dir / BTCUSDT_FILE)
+
+
+@pytest.fixture(scope="session")
+def server() -> str:
+    """The maintenance connection from the PG* environment, checked once."""
+    if not CLI.is_file():
+        pytest.fail(f"the sentinel-dashboard script is not installed next to {sys.executable}")
+    try:
+        with psycopg.connect("", connect_timeout=5) as conn:
+            maintenance = conn.info.dbname
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            "PostgreSQL is not reachable through the PG* environment; run the tests as "
+            f"'pg_virtualenv python -m pytest tests': {exc}"
+        )
+    # Pinned by name: the database fixture points PGDATABASE elsewhere.
+    return make_conninfo("", dbname=maintenance)
+
+
+@pytest.fixture
+def database(server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+    """A uniquely named, empty database; PGDATABASE points at it for this test."""
+    name = f"sentinel_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+    for variable in ("SENTINEL_DSN", "SENTINEL_CACHE_TTL", "SENTINEL_CONNECT_TIMEOUT"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("PGDATABASE", name)
+    env = {**os.environ, "PGDATABASE": name}
+    yield Database(name=name, conninfo=make_conninfo(server, dbname=name), env=env)
+
+    with psycopg.connect(server, autocommit=True) as admin:
+        # FORCE ends connections a page's pool may still hold.
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def schema_db(database: Database) -> Database:
+    with database.connect() as conn:
+        schema.apply(conn)
+    return database

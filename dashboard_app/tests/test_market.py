@@ -1,0 +1,244 @@
+"""kpis, candles and symbols from the CLI against figures pandas computes itself."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+import pytest
+from sentinel_dashboard import market, schema
+from support import BTCUSD_FILE, BTCUSDT_FILE, Database
+
+ORIGIN = pd.Timestamp("2000-01-01", tz="UTC")
+RULES = {"1m": "1min", "5m": "5min", "15m": "15min", "1h": "1h", "4h": "4h", "1d": "24h"}
+DAY = pd.Timedelta(hours=24)
+
+
+def iso(moment: pd.Timestamp) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def expected_buckets(frame: pd.DataFrame, interval: str, limit: int) -> list[dict]:
+    grouped = frame.set_index("open_time").resample(
+        RULES[interval], closed="left", label="left", origin=ORIGIN
+    )
+    table = pd.DataFrame(
+        {
+            "open": grouped["open"].first(),
+            "high": grouped["high"].max(),
+            "low": grouped["low"].min(),
+            "close": grouped["close"].last(),
+            "volume": grouped["volume"].agg(lambda values: sum(values, Decimal(0))),
+            "rows": grouped["close"].count(),
+        }
+    )
+    table = table[table["rows"] > 0].tail(limit)
+    return [
+        {
+            "open_time": iso(moment),
+            **{c: row[c] for c in ("open", "high", "low", "close", "volume")},
+        }
+        for moment, row in table.iterrows()
+    ]
+
+
+def expected_kpis(frame: pd.DataFrame, symbol: str, node: str, trips: int = 0) -> dict:
+    newest = frame.loc[frame["open_time"].idxmax()]
+    as_of = newest["open_time"]
+    window = frame[(frame["open_time"] > as_of - DAY) & (frame["open_time"] <= as_of)]
+    return {
+        "symbol": symbol,
+        "as_of": iso(as_of),
+        "latest_price": newest["close"],
+        "volume_24h": sum(window["volume"], Decimal(0)),
+        "active_source": node,
+        "breaker_trips_24h": trips,
+    }
+
+
+@pytest.fixture
+def loaded(schema_db: Database, market_dir: Path) -> Database:
+    schema_db.cli_json("load", "--symbol", "BTCUSD", "--node", "HK-Primary",
+                       market_dir / BTCUSD_FILE)
+    schema_db.cli_json("load", "--symbol", "BTCUSDT", "--node", "JP-Backup",
+                       market_dir / BTCUSDT_FILE)
+    return schema_db
+
+
+def test_kpis_match_pandas(loaded: Database, btcusd: pd.DataFrame, btcusdt: pd.DataFrame) -> None:
+    assert loaded.cli_json("kpis", "--symbol", "BTCUSD") == expected_kpis(
+        btcusd, "BTCUSD", "HK-Primary"
+    )
+    assert loaded.cli_json("kpis", "--symbol", "BTCUSDT") == expected_kpis(
+        btcusdt, "BTCUSDT", "JP-Backup"
+    )
+
+
+def test_kpis_print_decimals_exactly(loaded: Database) -> None:
+    done = loaded.cli("kpis", "--symbol", "BTCUSD", "--json")
+
+    assert done.stdout == (
+        '{"symbol": "BTCUSD", "as_of": "2023-03-21T23:59:00Z", "latest_price": 28194.93, '
+        '"volume_24h": 9745.98873, "active_source": "HK-Primary", "breaker_trips_24h": 0}\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("interval", "limit"),
+    [("1m", 30), ("5m", 288), ("15m", 7), ("1h", 50), ("4h", 20), ("1d", 5), ("1d", 400)],
+)
+def test_candles_match_pandas(
+    loaded: Database, btcusd: pd.DataFrame, interval: str, limit: int
+) -> None:
+    buckets = loaded.cli_json(
+        "candles", "--symbol", "BTCUSD", "--interval", interval, "--limit", str(limit)
+    )
+
+    assert buckets == expected_buckets(btcusd, interval, limit)
+    assert len(buckets) == min(limit, len(expected_buckets(btcusd, interval, 10_000)))
+
+
+def gappy(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop whole hours and scattered minutes, mostly inside the final day."""
+    last = frame["open_time"].max()
+    hours = frame["open_time"].dt.floor("1h")
+    drop = (
+        hours.isin([last.floor("1h") - pd.Timedelta(hours=h) for h in (2, 3, 9, 30)])
+        | (frame.index % 7 == 3)
+        | (frame["open_time"] == last)
+    )
+    return frame[~drop].reset_index(drop=True)
+
+
+def write_kraken(frame: pd.DataFrame, path: Path) -> Path:
+    columns = ("open", "high", "low", "close", "volume")
+    path.write_text(
+        "".join(
+            f"{int(row.open_time.timestamp())},{','.join(str(row[c]) for c in columns)},1\n"
+            for _, row in frame.iterrows()
+        )
+    )
+    return path
+
+
+def test_missing_minutes_use_a_time_window(
+    schema_db: Database, tmp_path: Path, btcusd: pd.DataFrame
+) -> None:
+    frame = gappy(btcusd.iloc[-4000:])
+    path = write_kraken(frame, tmp_path / "gappy.csv")
+    schema_db.cli_json("load", "--symbol", "XBTUSD", "--node", "JP-Backup", path)
+
+    figures = schema_db.cli_json("kpis", "--symbol", "XBTUSD")
+
+    assert figures == expected_kpis(frame, "XBTUSD", "JP-Backup")
+    # The last 1440 rows reach back further than 24 h here, so a row count would differ.
+    assert figures["volume_24h"] != sum(frame["volume"].tail(1440), Decimal(0))
+    for interval, limit in (("1h", 30), ("15m", 200), ("5m", 100)):
+        assert schema_db.cli_json(
+            "candles", "--symbol", "XBTUSD", "--interval", interval, "--limit", str(limit)
+        ) == expected_buckets(frame, interval, limit)
+
+
+def test_breaker_trips_count_openings_inside_the_window(
+    loaded: Database, btcusd: pd.DataFrame
+) -> None:
+    as_of = btcusd["open_time"].max().to_pydatetime()
+    events = [
+        (as_of - timedelta(hours=24), "closed", "open"),  # on the excluded boundary
+        (as_of - timedelta(hours=24) + timedelta(microseconds=1), "closed", "open"),
+        (as_of - timedelta(hours=3), "open", "half_open"),
+        (as_of - timedelta(hours=2), "half_open", "open"),
+        (as_of - timedelta(hours=1), "open", "closed"),
+        (as_of, "closed", "open"),  # on the included boundary
+        (as_of + timedelta(minutes=1), "closed", "open"),
+        (as_of - timedelta(days=3), "closed", "open"),
+    ]
+    with loaded.connect() as conn:
+        conn.cursor().executemany(
+            "INSERT INTO sentinel.breaker_events (changed_at, node, from_state, to_state)"
+            " VALUES (%s, 'HK-Primary', %s, %s)",
+            events,
+        )
+
+    assert loaded.cli_json("kpis", "--symbol", "BTCUSD")["breaker_trips_24h"] == 3
+
+
+def test_kpis_for_unknown_symbol_fail(loaded: Database) -> None:
+    done = loaded.cli("kpis", "--symbol", "DOGEUSD", "--json")
+
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == "sentinel-dashboard: error: no candles for symbol 'DOGEUSD'\n"
+
+
+def test_symbols_lists_counts(loaded: Database) -> None:
+    assert loaded.cli_json("symbols") == [
+        {"symbol": s, "candles": 30240, "first": "2023-03-01T00:00:00Z",
+         "last": "2023-03-21T23:59:00Z"}
+        for s in ("BTCUSD", "BTCUSDT")
+    ]
+
+
+def test_schema_is_idempotent(database: Database) -> None:
+    assert database.cli_json("schema") == {"version": 1, "applied": [1]}
+    assert database.cli_json("schema") == {"version": 1, "applied": []}
+    done = database.cli("schema")
+    assert (done.returncode, done.stdout) == (0, "schema at version 1; up to date\n")
+
+
+def test_concurrent_appliers_do_not_race(database: Database) -> None:
+    results: list[list[int]] = []
+    start = threading.Barrier(3)
+
+    def apply() -> None:
+        with psycopg.connect(database.conninfo) as conn:
+            start.wait()
+            results.append(schema.apply(conn).applied)
+
+    workers = [threading.Thread(target=apply) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+
+    assert sorted(results) == [[], [], [1]]
+
+
+def test_unreachable_database_is_one_line_error(database: Database) -> None:
+    done = database.cli("--dsn", "host=127.0.0.1 port=1 dbname=nowhere", "kpis", "--symbol", "X")
+
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        "sentinel-dashboard: error: cannot connect to database 'nowhere' on 127.0.0.1:1: "
+    )
+    assert done.stderr.count("\n") == 1
+
+
+def test_usage_error_exits_2(database: Database) -> None:
+    done = database.cli("candles", "--symbol", "X", "--limit", "0")
+
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == (
+        "sentinel-dashboard candles: error: argument --limit: must be between 1 and 10000"
+    )
+
+
+def test_candles_read_only_their_window_through_the_index(loaded: Database) -> None:
+    params = {
+        "step": market.INTERVALS["5m"],
+        "origin": market.BUCKET_ORIGIN,
+        "symbol": "BTCUSD",
+        "since": market.bucket_start(datetime(2023, 3, 21, 23, 59, tzinfo=UTC),
+                                     market.INTERVALS["5m"]) - 287 * market.INTERVALS["5m"],
+        "limit": 288,
+    }
+    with loaded.connect() as conn:
+        conn.execute("ANALYZE sentinel.candles")
+        plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + market.BUCKETS_SQL, params))
+
+    assert "Seq Scan" not in plan
+    assert "open_time >= '2023-03-21 00:00:00+00'" in plan
+    assert "candles_pkey" in plan
