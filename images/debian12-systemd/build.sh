@@ -50,8 +50,6 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SOURCES
     cp "$context"/extra-ca/*.crt "$rootfs/usr/local/share/ca-certificates/" 2>/dev/null || true
     sh "$here/finish-rootfs.sh" "$rootfs"
-    chroot "$rootfs" apt-get clean
-    rm -rf "$rootfs"/var/lib/apt/lists/*
     tar -C "$rootfs" -c . | docker import - "$image-rootfs" >/dev/null
     # docker import cannot set a stop signal; a local build on top of the
     # imported root file system can, without reaching any registry.

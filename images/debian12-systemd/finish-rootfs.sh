@@ -15,3 +15,10 @@ find "$root/etc/systemd/system" "$root/lib/systemd/system" -path '*.wants/*' \
 # Trust the same extra certificate authorities as the machine that built it,
 # so HTTPS from inside the container works behind an inspecting proxy.
 chroot "$root" update-ca-certificates --fresh >/dev/null 2>&1
+
+# No package lists in the image, and their folder dated 1970: apt's
+# cache_valid_time looks at that date, and a fresh date on an empty folder
+# would make Ansible skip the first `apt-get update`.
+chroot "$root" apt-get clean
+rm -rf "$root"/var/lib/apt/lists/*
+touch -d @0 "$root/var/lib/apt/lists"

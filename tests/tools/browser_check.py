@@ -17,6 +17,7 @@ import re
 import sys
 from decimal import Decimal
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import sync_playwright
 
 CHROMIUM_FLAGS = [
@@ -54,16 +55,22 @@ def read_page(url: str, screenshot: str) -> tuple[dict[str, str], list[list[str]
             args=CHROMIUM_FLAGS,
         )
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 1700})
             page.goto(url, timeout=TIMEOUT_MS)
             metrics = page.locator('[data-testid="stMetric"]')
-            for label in FIGURES:
-                metrics.filter(has_text=label).first.wait_for(timeout=TIMEOUT_MS)
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('.js-plotly-plot')]"
-                ".some(p => (p.data || []).some(t => t.type === 'candlestick'))",
-                timeout=TIMEOUT_MS,
-            )
+            try:
+                for label in FIGURES:
+                    metrics.filter(has_text=label).first.wait_for(timeout=TIMEOUT_MS)
+                page.wait_for_function(
+                    "() => [...document.querySelectorAll('.js-plotly-plot')]"
+                    ".some(p => (p.data || []).some(t => t.type === 'candlestick'))",
+                    timeout=TIMEOUT_MS,
+                )
+            except PlaywrightTimeoutError:
+                # What the page showed instead is the first thing to look at.
+                page.screenshot(path=screenshot, full_page=True)
+                print(page.inner_text("body")[:2000], file=sys.stderr)
+                raise
             page.wait_for_timeout(1000)  # let the chart finish drawing
             shown = {}
             for index in range(metrics.count()):

@@ -15,6 +15,7 @@ import json
 import sys
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 
@@ -61,9 +62,8 @@ def main() -> int:
     print(json.dumps(expected, default=str, sort_keys=True))
     if args.actual is None:
         return 0
-    source = sys.stdin if args.actual == "-" else open(args.actual, encoding="utf-8")
-    with source:
-        actual = json.load(source, parse_float=Decimal, parse_int=Decimal)
+    text = sys.stdin.read() if args.actual == "-" else Path(args.actual).read_text("utf-8")
+    actual = json.loads(text, parse_float=Decimal, parse_int=Decimal)
     problems = differences(expected, actual)
     for problem in problems:
         print(problem, file=sys.stderr)

@@ -10,6 +10,7 @@ import tarfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+LOCAL_ONLY = {".venv", ".ansible", ".lab", ".artifacts", ".git", ".pytest_cache", ".ruff_cache"}
 
 
 def galaxy_command() -> str:
@@ -41,7 +42,7 @@ def test_build_contains_roles_playbooks_and_app(tmp_path):
     clutter = [
         name
         for name in names
-        if name.startswith((".venv", ".ansible", ".lab", ".artifacts", ".git/", ".pytest_cache"))
+        if name.split("/")[0] in LOCAL_ONLY
         or "__pycache__" in name
         or "/.venv" in name
     ]
