@@ -235,3 +235,45 @@ def test_missing_file_is_one_line_error(schema_db: Database, tmp_path: Path) -> 
     assert done.stderr == (
         f"sentinel-dashboard: error: {path}: cannot read the file: No such file or directory\n"
     )
+
+
+def quote_every_field(text: str) -> str:
+    return "".join(
+        ",".join(f'"{field}"' for field in line.split(",")) + "\n" for line in text.splitlines()
+    )
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        pytest.param(lambda text: text.encode(), id="plain"),
+        pytest.param(lambda text: b"\xef\xbb\xbf" + text.encode(), id="byte-order-mark"),
+        pytest.param(lambda text: text.replace("\n", "\r\n").encode(), id="crlf"),
+        pytest.param(lambda text: quote_every_field(text).encode(), id="quoted"),
+        pytest.param(lambda text: (text + "\n\n").encode(), id="trailing-blank-lines"),
+    ],
+)
+def test_common_export_variants_load_the_same_candles(
+    schema_db: Database, tmp_path: Path, encode
+) -> None:
+    reference = write(tmp_path / "reference.csv", [HEADER, *GOOD_ROWS])
+    schema_db.cli_json("load", "--symbol", "REF", "--node", "HK-Primary", reference)
+    variant = tmp_path / "variant.csv"
+    variant.write_bytes(encode(reference.read_text()))
+
+    result = schema_db.cli_json("load", "--symbol", "VAR", "--node", "HK-Primary", variant)
+
+    assert (result["layout"], result["rows"], result["added"]) == ("binance", 3, 3)
+    assert stored(schema_db, "VAR") == stored(schema_db, "REF")
+
+
+def test_blank_lines_are_skipped_and_line_numbers_stay_true(
+    schema_db: Database, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "gaps.csv", [HEADER, GOOD_ROWS[0], "", "  ", GOOD_ROWS[1], "oops"])
+
+    done = schema_db.cli("load", "--symbol", "X", "--node", "HK-Primary", path)
+
+    assert done.returncode == 1
+    assert done.stderr == f"sentinel-dashboard: error: {path}:6: expected 6 fields, found 1\n"
+    assert schema_db.count() == 0

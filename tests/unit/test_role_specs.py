@@ -39,3 +39,22 @@ def test_argument_specs_match_defaults(role):
 def test_public_variables_carry_the_role_name(role):
     defaults = load_yaml(ROLES_DIR / role / "defaults" / "main.yml")
     assert [name for name in defaults if not name.startswith(f"{role}_")] == []
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_readme_lists_every_variable_with_its_default(role):
+    readme = (ROLES_DIR.parent / "README.md").read_text(encoding="utf-8")
+    options = load_yaml(ROLES_DIR / role / "meta" / "argument_specs.yml")["argument_specs"][
+        "main"
+    ]["options"]
+    rows = {
+        line.split("|")[1].strip().strip("`"): line.split("|")[2].strip()
+        for line in readme.splitlines()
+        if line.startswith("| `")
+    }
+    for name, spec in options.items():
+        assert name in rows, f"{name} is missing from the README"
+        if spec.get("no_log") or isinstance(spec["default"], list | dict):
+            continue
+        expected = '""' if spec["default"] == "" else str(spec["default"])
+        assert rows[name].strip("`") == expected, name

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+import csv
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -163,41 +163,55 @@ def read_candles(path: Path) -> tuple[str, Iterator[Candle]]:
     """Return the layout and a stream of validated candles.
 
     The stream raises LoadError naming the file and the editor's line number
-    (the header is line 1) at the first bad row.
+    (the header is line 1) at the first bad row. Blank lines carry no candle and
+    are skipped; fields may be quoted, as spreadsheet exports do.
     """
     handle = path.open(encoding="utf-8-sig", newline="")
-    first = handle.readline()
-    if not first.strip():
+    reader = csv.reader(handle)
+    first: list[str] = []
+    for first in reader:
+        if any(field.strip() for field in first):
+            break
+    if not any(field.strip() for field in first):
         handle.close()
         raise LoadError(f"{path}:1: the file is empty")
-    layout = _detect(first.strip())
+    first_number = reader.line_num
+    layout = _detect(",".join(field.strip() for field in first))
     if layout is None:
         handle.close()
         raise LoadError(
-            f"{path}:1: unknown layout: expected the header {BINANCE_HEADER!r} "
-            f"or {KRAKEN_FIELDS} headerless Kraken fields"
+            f"{path}:{first_number}: unknown layout: expected the header "
+            f"{BINANCE_HEADER!r} or {KRAKEN_FIELDS} headerless Kraken fields"
         )
+
+    def numbered_rows() -> Iterator[tuple[int, list[str]]]:
+        if layout == KRAKEN:
+            yield first_number, first
+        for fields in reader:
+            yield reader.line_num, fields
 
     def rows() -> Iterator[Candle]:
         seen: dict[datetime, int] = {}
-        lines = [] if layout == BINANCE else [first]
-        start = 2 if layout == BINANCE else 1
         with handle:
-            for number, line in enumerate(itertools.chain(lines, handle), start=start):
-                text = line.rstrip("\r\n")
-                try:
-                    candle = _candle([field.strip() for field in text.split(",")], layout)
-                except _RowError as exc:
-                    raise LoadError(f"{path}:{number}: {exc}") from None
-                if candle.open_time in seen:
-                    raise LoadError(
-                        f"{path}:{number}: minute {candle.open_time:%Y-%m-%d %H:%M}Z "
-                        f"already appears on line {seen[candle.open_time]}"
-                    )
-                seen[candle.open_time] = number
-                yield candle
+            try:
+                for number, fields in numbered_rows():
+                    if not any(field.strip() for field in fields):
+                        continue
+                    try:
+                        candle = _candle([field.strip() for field in fields], layout)
+                    except _RowError as exc:
+                        raise LoadError(f"{path}:{number}: {exc}") from None
+                    if candle.open_time in seen:
+                        raise LoadError(
+                            f"{path}:{number}: minute {candle.open_time:%Y-%m-%d %H:%M}Z "
+                            f"already appears on line {seen[candle.open_time]}"
+                        )
+                    seen[candle.open_time] = number
+                    yield candle
+            except csv.Error as exc:  # e.g. an unclosed quote
+                raise LoadError(f"{path}:{reader.line_num}: {exc}") from None
         if not seen:
-            raise LoadError(f"{path}:1: the file has a header but no candles")
+            raise LoadError(f"{path}:{first_number}: the file has a header but no candles")
 
     return layout, rows()
 
