@@ -32,10 +32,22 @@ class LoadError(DashboardError):
     """A candle file cannot be loaded; the message names file and line."""
 
 
+# psycopg tries every address a host name resolves to and, when all fail, puts
+# the last failure first and then lists each attempt after this line.
+_ATTEMPTS_HEADER = "Multiple connection attempts failed. All failures were:"
+
+
 def _reason(exc: BaseException) -> str:
-    # libpq messages can span lines (one per address tried); the first says enough.
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    if not text:
+        return type(exc).__name__
+    lines = text.splitlines()
+    if _ATTEMPTS_HEADER in lines:
+        # The last attempt is often the least telling (an IPv6 loopback that does
+        # not exist), so every attempt's reason is kept.
+        attempts = lines[lines.index(_ATTEMPTS_HEADER) + 1 :]
+        return "; ".join(line.removeprefix("- ") for line in attempts if line.startswith("- "))
+    return lines[0]
 
 
 def connect(settings: Settings, *, autocommit: bool = False) -> psycopg.Connection:
