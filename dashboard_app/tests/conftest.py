@@ -79,3 +79,13 @@ def schema_db(database: Database) -> Database:
     with database.connect() as conn:
         schema.apply(conn)
     return database
+
+
+@pytest.fixture
+def loaded(schema_db: Database, market_dir: Path) -> Database:
+    """Both shared files: BTCUSD from HK-Primary, BTCUSDT from JP-Backup."""
+    schema_db.cli_json("load", "--symbol", "BTCUSD", "--node", "HK-Primary",
+                       market_dir / BTCUSD_FILE)
+    schema_db.cli_json("load", "--symbol", "BTCUSDT", "--node", "JP-Backup",
+                       market_dir / BTCUSDT_FILE)
+    return schema_db

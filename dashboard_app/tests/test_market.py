@@ -11,7 +11,7 @@ import pandas as pd
 import psycopg
 import pytest
 from sentinel_dashboard import market, schema
-from support import BTCUSD_FILE, BTCUSDT_FILE, Database
+from support import Database
 
 ORIGIN = pd.Timestamp("2000-01-01", tz="UTC")
 RULES = {"1m": "1min", "5m": "5min", "15m": "15min", "1h": "1h", "4h": "4h", "1d": "24h"}
@@ -58,15 +58,6 @@ def expected_kpis(frame: pd.DataFrame, symbol: str, node: str, trips: int = 0) -
         "active_source": node,
         "breaker_trips_24h": trips,
     }
-
-
-@pytest.fixture
-def loaded(schema_db: Database, market_dir: Path) -> Database:
-    schema_db.cli_json("load", "--symbol", "BTCUSD", "--node", "HK-Primary",
-                       market_dir / BTCUSD_FILE)
-    schema_db.cli_json("load", "--symbol", "BTCUSDT", "--node", "JP-Backup",
-                       market_dir / BTCUSDT_FILE)
-    return schema_db
 
 
 def test_kpis_match_pandas(loaded: Database, btcusd: pd.DataFrame, btcusdt: pd.DataFrame) -> None:

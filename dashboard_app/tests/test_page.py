@@ -7,13 +7,12 @@ import os
 from collections.abc import Iterator
 from decimal import Decimal
 from importlib import resources
-from pathlib import Path
 
 import pytest
 import streamlit as st
 from proxy import Proxy
 from streamlit.testing.v1 import AppTest
-from support import BTCUSD_FILE, BTCUSDT_FILE, Database
+from support import Database
 
 
 @pytest.fixture(autouse=True)
@@ -47,15 +46,6 @@ def assert_no_traceback(at: AppTest) -> None:
 def chart(at: AppTest) -> dict:
     [element] = [e for e in at.get("plotly_chart") if e.proto.id.endswith("-candles_chart")]
     return json.loads(element.proto.spec)
-
-
-@pytest.fixture
-def loaded(schema_db: Database, market_dir: Path) -> Database:
-    schema_db.cli_json("load", "--symbol", "BTCUSD", "--node", "HK-Primary",
-                       market_dir / BTCUSD_FILE)
-    schema_db.cli_json("load", "--symbol", "BTCUSDT", "--node", "JP-Backup",
-                       market_dir / BTCUSDT_FILE)
-    return schema_db
 
 
 def assert_figures_match_cli(at: AppTest, database: Database, symbol: str) -> None:
