@@ -30,3 +30,5 @@ def test_every_failed_address_is_named(database: Database) -> None:
     assert line.startswith("sentinel-dashboard: error: cannot connect to database ")
     assert "no_such_role" in line
     assert "Connection refused" in line
+    assert "hostaddr" not in line
+    assert "None" not in line

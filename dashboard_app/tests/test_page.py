@@ -211,10 +211,21 @@ def test_symbol_in_the_address_is_chosen_and_followed(loaded: Database) -> None:
     assert_figures_match_cli(at, loaded, "BTCUSD")
 
 
-def test_unknown_symbol_in_the_address_falls_back_to_the_first(loaded: Database) -> None:
+def test_unknown_symbol_in_the_address_is_said_and_the_first_shown(loaded: Database) -> None:
     at = AppTest.from_file(PAGE, default_timeout=RUN_TIMEOUT)
     at.query_params["symbol"] = "DOGEUSD"
     at.run()
 
     assert_no_traceback(at)
+    assert [w.value for w in at.warning] == ["No candles for 'DOGEUSD'; showing BTCUSD instead."]
     assert at.selectbox(key="symbol").value == "BTCUSD"
+
+
+def test_symbol_in_the_address_ignores_case(loaded: Database) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=RUN_TIMEOUT)
+    at.query_params["symbol"] = "btcusdt"
+    at.run()
+
+    assert_no_traceback(at)
+    assert not at.warning
+    assert at.selectbox(key="symbol").value == "BTCUSDT"

@@ -1,5 +1,7 @@
-"""Figures the dashboard must show for a Binance.US candle file, computed from
-the file alone (pandas and Decimal, none of the app's code or SQL).
+"""Figures the dashboard must show for a candle file, computed from the file
+alone (pandas and Decimal, none of the app's code or SQL). Reads the Binance.US
+layout (header open_time,open,high,low,close,volume; ISO times or epoch
+milliseconds) and the headerless Kraken one (unix_seconds,...,trade_count).
 
     python tests/tools/expected_kpis.py --csv FILE --symbol S --node N [--actual -]
 
@@ -19,10 +21,29 @@ from pathlib import Path
 
 import pandas as pd
 
+KRAKEN_COLUMNS = ["open_time", "open", "high", "low", "close", "volume", "trade_count"]
+
+
+def read_candles(csv_path: str) -> pd.DataFrame:
+    with open(csv_path, encoding="utf-8-sig") as source:
+        has_header = source.readline().strip().startswith("open_time")
+    if has_header:
+        frame = pd.read_csv(csv_path, dtype=str, encoding="utf-8-sig")
+        times = frame["open_time"].str.strip()
+        epoch_ms = times.str.fullmatch(r"\d+").all()
+        frame["open_time"] = (
+            pd.to_datetime(times.astype("int64"), unit="ms", utc=True)
+            if epoch_ms
+            else pd.to_datetime(times, utc=True)
+        )
+    else:
+        frame = pd.read_csv(csv_path, dtype=str, header=None, names=KRAKEN_COLUMNS)
+        frame["open_time"] = pd.to_datetime(frame["open_time"].astype("int64"), unit="s", utc=True)
+    return frame.dropna(subset=["close"])
+
 
 def expected_kpis(csv_path: str, symbol: str, node: str) -> dict[str, object]:
-    frame = pd.read_csv(csv_path, dtype=str)
-    frame["open_time"] = pd.to_datetime(frame["open_time"], utc=True)
+    frame = read_candles(csv_path)
     newest = frame.loc[frame["open_time"].idxmax()]
     as_of = newest["open_time"]
     window = frame[

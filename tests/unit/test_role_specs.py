@@ -48,3 +48,16 @@ def test_public_variables_carry_the_role_name(role):
 def test_readme_tables_are_those_the_specs_make():
     readme = (ROLES_DIR.parent / "README.md").read_text(encoding="utf-8")
     assert role_docs.replace_in(readme) == readme, "run: python scripts/role_docs.py --write"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_option_has_a_description_of_its_own(role):
+    # A description copied from the option above is the usual slip.
+    options = load_yaml(ROLES_DIR / role / "meta" / "argument_specs.yml")["argument_specs"][
+        "main"
+    ]["options"]
+    seen: dict[str, str] = {}
+    for name, spec in options.items():
+        text = " ".join(str(spec["description"]).split())
+        assert text not in seen, f"{name} repeats the description of {seen.get(text)}"
+        seen[text] = name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -35,6 +36,11 @@ class LoadError(DashboardError):
 # psycopg tries every address a host name resolves to and, when all fail, puts
 # the last failure first and then lists each attempt after this line.
 _ATTEMPTS_HEADER = "Multiple connection attempts failed. All failures were:"
+# "- host: None, port: None, hostaddr: '::1': connection is bad: " before libpq's
+# own words, which already name the address.
+_ATTEMPT_PREFIX = re.compile(
+    r"^- host: .*?, port: .*?, hostaddr: .*?: (?:connection (?:is bad|failed): )?"
+)
 
 
 def _reason(exc: BaseException) -> str:
@@ -46,7 +52,8 @@ def _reason(exc: BaseException) -> str:
         # The last attempt is often the least telling (an IPv6 loopback that does
         # not exist), so every attempt's reason is kept.
         attempts = lines[lines.index(_ATTEMPTS_HEADER) + 1 :]
-        return "; ".join(line.removeprefix("- ") for line in attempts if line.startswith("- "))
+        reasons = [_ATTEMPT_PREFIX.sub("", line) for line in attempts if line.startswith("- ")]
+        return "; ".join(dict.fromkeys(reasons))
     return lines[0]
 
 

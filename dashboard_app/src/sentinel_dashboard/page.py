@@ -118,11 +118,14 @@ def render() -> None:
             raise db.NoData(f"{config.target.describe()} holds no candles yet")
         # ?symbol=BTCUSDT in the address opens that symbol, and the address
         # follows the picker, so a view can be bookmarked or shared.
-        requested = st.query_params.get("symbol")
+        requested = st.query_params.get("symbol", "").strip()
+        matching = [c for c in choices if c.upper() == requested.upper()]
+        if requested and not matching:
+            st.warning(f"No candles for {requested!r}; showing {choices[0]} instead.")
         symbol = st.selectbox(
             "Symbol",
             choices,
-            index=choices.index(requested) if requested in choices else 0,
+            index=choices.index(matching[0]) if matching else 0,
             key="symbol",
         )
         st.query_params["symbol"] = symbol
