@@ -15,20 +15,28 @@ mkdir -p "$ARTIFACTS"
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# ensure_debian_packages COMMAND:PACKAGE ... installs the packages whose
-# command is missing (apt needs root; otherwise say what to install).
+# ensure_debian_packages THING:PACKAGE ... installs the packages whose thing
+# is missing: a command, or a file when THING is an absolute path (apt needs
+# root; otherwise say what to install).
 ensure_debian_packages() {
-    local pair missing=()
+    local pair thing missing=()
     for pair in "$@"; do
-        command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+        thing=${pair%%:*}
+        if [[ $thing == /* ]]; then
+            [[ -e $thing ]] || missing+=("${pair#*:}")
+        else
+            command -v "$thing" >/dev/null 2>&1 || missing+=("${pair#*:}")
+        fi
     done
-    python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
-    [[ ${#missing[@]} -eq 0 ]] && return 0
-    [[ $(id -u) -eq 0 ]] || die "missing Debian packages: ${missing[*]} (install them as root)"
-    say "installing Debian packages: ${missing[*]}"
+    [[ ${#missing[@]} -eq 0 ]] || install_debian_packages "${missing[@]}"
+}
+
+install_debian_packages() {
+    [[ $(id -u) -eq 0 ]] || die "missing Debian packages: $* (install them as root)"
+    say "installing Debian packages: $*"
     apt-get update -q >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        "${missing[@]}" >"$ARTIFACTS/apt.log" 2>&1 \
+        "$@" >"$ARTIFACTS/apt.log" 2>&1 \
         || { tail -n 20 "$ARTIFACTS/apt.log" >&2; die "apt-get install failed"; }
 }
 
@@ -69,7 +77,11 @@ ensure_tools() {
         "$REPO/dashboard_app/requirements.lock" | sha256sum | cut -d' ' -f1)
     if [[ ! -x $VENV/bin/python || $(cat "$stamp" 2>/dev/null) != "$want" ]]; then
         say "installing the pinned controller tools into .venv"
-        python3 -m venv "$VENV"
+        # Debian's python3 makes virtual environments only with python3-venv.
+        python3 -m venv "$VENV" 2>/dev/null || {
+            install_debian_packages python3-venv
+            python3 -m venv "$VENV"
+        }
         "$VENV/bin/pip" install -q --disable-pip-version-check \
             -r "$REPO/requirements-dev.txt" -c "$REPO/dashboard_app/requirements.lock" \
             -e "$REPO/dashboard_app[test]" \
