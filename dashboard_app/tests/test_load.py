@@ -277,3 +277,18 @@ def test_blank_lines_are_skipped_and_line_numbers_stay_true(
     assert done.returncode == 1
     assert done.stderr == f"sentinel-dashboard: error: {path}:6: expected 6 fields, found 1\n"
     assert schema_db.count() == 0
+
+
+def test_text_that_is_not_utf8_names_its_line(schema_db: Database, tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(
+        "\n".join([HEADER, *GOOD_ROWS]).encode() + b"\n2023-03-01 00:03:00+00:00,1,1,1,1,1\xe9\n"
+    )
+
+    done = schema_db.cli("load", "--symbol", "X", "--node", "HK-Primary", path)
+
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        f"sentinel-dashboard: error: {path}:5: not UTF-8 text (byte 0xe9 at column 36)\n"
+    )
+    assert schema_db.count() == 0

@@ -159,6 +159,20 @@ def _detect(first_line: str) -> str | None:
     return None
 
 
+def _not_utf8(path: Path) -> LoadError:
+    """Name the first line that is not UTF-8, as the decoder cannot."""
+    with path.open("rb") as raw:
+        for number, line in enumerate(raw, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return LoadError(
+                    f"{path}:{number}: not UTF-8 text "
+                    f"(byte 0x{line[exc.start]:02x} at column {exc.start + 1})"
+                )
+    return LoadError(f"{path}:1: not UTF-8 text")
+
+
 def read_candles(path: Path) -> tuple[str, Iterator[Candle]]:
     """Return the layout and a stream of validated candles.
 
@@ -169,9 +183,13 @@ def read_candles(path: Path) -> tuple[str, Iterator[Candle]]:
     handle = path.open(encoding="utf-8-sig", newline="")
     reader = csv.reader(handle)
     first: list[str] = []
-    for first in reader:
-        if any(field.strip() for field in first):
-            break
+    try:
+        for first in reader:
+            if any(field.strip() for field in first):
+                break
+    except UnicodeDecodeError:
+        handle.close()
+        raise _not_utf8(path) from None
     if not any(field.strip() for field in first):
         handle.close()
         raise LoadError(f"{path}:1: the file is empty")
@@ -210,6 +228,8 @@ def read_candles(path: Path) -> tuple[str, Iterator[Candle]]:
                     yield candle
             except csv.Error as exc:  # e.g. an unclosed quote
                 raise LoadError(f"{path}:{reader.line_num}: {exc}") from None
+            except UnicodeDecodeError:
+                raise _not_utf8(path) from None
         if not seen:
             raise LoadError(f"{path}:{first_number}: the file has a header but no candles")
 
