@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -236,15 +236,14 @@ def read_candles(path: Path) -> tuple[str, Iterator[Candle]]:
     return layout, rows()
 
 
-def load_file(conn: psycopg.Connection, path: Path, *, symbol: str, node: str) -> LoadResult:
-    """Load one file in one transaction: every row or none of them."""
-    if not symbol.strip() or not node.strip():
-        raise LoadError("symbol and node must not be empty")
-    try:
-        layout, candles = read_candles(path)
-    except OSError as exc:
-        raise LoadError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+def store_candles(
+    conn: psycopg.Connection, candles: Iterable[Candle], *, symbol: str, node: str
+) -> tuple[int, int]:
+    """Merge validated candles in one transaction; return (rows seen, rows added).
 
+    Every source (a file, an exchange's API) goes through here, so a minute
+    already stored is never rewritten whoever delivers it again.
+    """
     rows = 0
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(CREATE_STAGE_SQL)
@@ -264,6 +263,18 @@ def load_file(conn: psycopg.Connection, path: Path, *, symbol: str, node: str) -
                 rows += 1
         cur.execute(MERGE_STAGE_SQL, {"symbol": symbol, "node": node})
         added = cur.rowcount
+    return rows, added
 
+
+def load_file(conn: psycopg.Connection, path: Path, *, symbol: str, node: str) -> LoadResult:
+    """Load one file in one transaction: every row or none of them."""
+    if not symbol.strip() or not node.strip():
+        raise LoadError("symbol and node must not be empty")
+    try:
+        layout, candles = read_candles(path)
+    except OSError as exc:
+        raise LoadError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+
+    rows, added = store_candles(conn, candles, symbol=symbol, node=node)
     log.info("loaded %s: %d rows, %d added", path, rows, added)
     return LoadResult(file=str(path), layout=layout, rows=rows, added=added)
