@@ -56,22 +56,57 @@ def server() -> str:
     return make_conninfo("", dbname=maintenance)
 
 
-@pytest.fixture
-def database(server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
-    """A uniquely named, empty database; PGDATABASE points at it for this test."""
+def _create_database(server: str) -> Database:
     name = f"sentinel_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-    for variable in ("SENTINEL_DSN", "SENTINEL_CACHE_TTL", "SENTINEL_CONNECT_TIMEOUT"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("PGDATABASE", name)
     env = {**os.environ, "PGDATABASE": name}
-    yield Database(name=name, conninfo=make_conninfo(server, dbname=name), env=env)
+    for variable in ISOLATED_VARIABLES:
+        env.pop(variable, None)
+    return Database(name=name, conninfo=make_conninfo(server, dbname=name), env=env)
 
+
+def _drop_database(server: str, database: Database) -> None:
     with psycopg.connect(server, autocommit=True) as admin:
         # FORCE ends connections a page's pool may still hold.
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(
+            sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(database.name))
+        )
+
+
+ISOLATED_VARIABLES = (
+    "SENTINEL_DSN",
+    "SENTINEL_CACHE_TTL",
+    "SENTINEL_CONNECT_TIMEOUT",
+    "SENTINEL_REFRESH",
+    "SENTINEL_STALE_AFTER",
+    "SENTINEL_LANGUAGE",
+)
+
+
+@pytest.fixture
+def database(server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+    """A uniquely named, empty database; PGDATABASE points at it for this test."""
+    created = _create_database(server)
+    for variable in ISOLATED_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("PGDATABASE", created.name)
+    yield created
+    _drop_database(server, created)
+
+
+@pytest.fixture(scope="session")
+def shared_market(server: str, market_dir: Path) -> Iterator[Database]:
+    """Both shared files loaded once, for tests that only read: never write to it."""
+    created = _create_database(server)
+    with created.connect() as conn:
+        schema.apply(conn)
+    created.cli_json("load", "--symbol", "BTCUSD", "--node", "HK-Primary",
+                     market_dir / BTCUSD_FILE)
+    created.cli_json("load", "--symbol", "BTCUSDT", "--node", "JP-Backup",
+                     market_dir / BTCUSDT_FILE)
+    yield created
+    _drop_database(server, created)
 
 
 @pytest.fixture

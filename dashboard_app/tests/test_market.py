@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import threading
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +24,26 @@ def iso(moment: pd.Timestamp) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def expected_buckets(frame: pd.DataFrame, interval: str, limit: int) -> list[dict]:
+RANGES = {
+    "6h": pd.Timedelta(hours=6),
+    "24h": pd.Timedelta(hours=24),
+    "7d": pd.Timedelta(days=7),
+    "30d": pd.Timedelta(days=30),
+    "all": None,
+}
+
+
+def busiest(nodes: pd.Series) -> str:
+    """The node that delivered most minutes; ties go to the first name in order."""
+    counts = Counter(nodes)
+    return min(counts, key=lambda node: (-counts[node], node))
+
+
+def expected_buckets(
+    frame: pd.DataFrame, interval: str, range_name: str = "24h", limit: int = 5000
+) -> list[dict]:
+    """The window rule, written independently: whole buckets up to the newest one."""
+    step = pd.Timedelta(RULES[interval])
     grouped = frame.set_index("open_time").resample(
         RULES[interval], closed="left", label="left", origin=ORIGIN
     )
@@ -34,22 +55,30 @@ def expected_buckets(frame: pd.DataFrame, interval: str, limit: int) -> list[dic
             "close": grouped["close"].last(),
             "volume": grouped["volume"].agg(lambda values: sum(values, Decimal(0))),
             "rows": grouped["close"].count(),
+            "node": grouped["node"].agg(lambda v: busiest(v) if len(v) else None),
         }
     )
-    table = table[table["rows"] > 0].tail(limit)
+    table = table[table["rows"] > 0]
+    newest, oldest = table.index.max(), table.index.min()
+    reach = RANGES[range_name]
+    wanted = (newest - oldest) // step + 1 if reach is None else math.ceil(reach / step)
+    since = max(newest - step * (min(wanted, limit) - 1), oldest)
     return [
         {
             "open_time": iso(moment),
-            **{c: row[c] for c in ("open", "high", "low", "close", "volume")},
+            **{c: row[c] for c in ("open", "high", "low", "close", "volume", "node")},
         }
-        for moment, row in table.iterrows()
+        for moment, row in table[table.index >= since].iterrows()
     ]
 
 
 def expected_kpis(frame: pd.DataFrame, symbol: str, node: str, trips: int = 0) -> dict:
+    """Every kpis field but the age, which depends on the moment it is asked."""
     newest = frame.loc[frame["open_time"].idxmax()]
     as_of = newest["open_time"]
     window = frame[(frame["open_time"] > as_of - DAY) & (frame["open_time"] <= as_of)]
+    first_open = window.sort_values("open_time")["open"].iloc[0]
+    change = newest["close"] - first_open
     return {
         "symbol": symbol,
         "as_of": iso(as_of),
@@ -57,14 +86,30 @@ def expected_kpis(frame: pd.DataFrame, symbol: str, node: str, trips: int = 0) -
         "volume_24h": sum(window["volume"], Decimal(0)),
         "active_source": node,
         "breaker_trips_24h": trips,
+        "open_24h": first_open,
+        "high_24h": max(window["high"]),
+        "low_24h": min(window["low"]),
+        "change_24h": change,
+        "change_24h_pct": (change * 100 / first_open).quantize(Decimal("0.01")),
+        "stale": True,  # the shared files end in March 2023
     }
 
 
+def without_age(figures: dict) -> dict:
+    age = figures.pop("age_seconds")
+    assert isinstance(age, int)
+    return figures
+
+
 def test_kpis_match_pandas(loaded: Database, btcusd: pd.DataFrame, btcusdt: pd.DataFrame) -> None:
-    assert loaded.cli_json("kpis", "--symbol", "BTCUSD") == expected_kpis(
-        btcusd, "BTCUSD", "HK-Primary"
-    )
-    assert loaded.cli_json("kpis", "--symbol", "BTCUSDT") == expected_kpis(
+    asked = datetime.now(UTC)
+    figures = loaded.cli_json("kpis", "--symbol", "BTCUSD")
+    age = figures["age_seconds"]
+
+    assert without_age(figures) == expected_kpis(btcusd, "BTCUSD", "HK-Primary")
+    as_of = datetime(2023, 3, 21, 23, 59, tzinfo=UTC)
+    assert (asked - as_of).total_seconds() - 1 <= age <= (datetime.now(UTC) - as_of).total_seconds()
+    assert without_age(loaded.cli_json("kpis", "--symbol", "BTCUSDT")) == expected_kpis(
         btcusdt, "BTCUSDT", "JP-Backup"
     )
 
@@ -72,25 +117,55 @@ def test_kpis_match_pandas(loaded: Database, btcusd: pd.DataFrame, btcusdt: pd.D
 def test_kpis_print_decimals_exactly(loaded: Database) -> None:
     done = loaded.cli("kpis", "--symbol", "BTCUSD", "--json")
 
-    assert done.stdout == (
+    assert done.stdout.startswith(
         '{"symbol": "BTCUSD", "as_of": "2023-03-21T23:59:00Z", "latest_price": 28194.93, '
-        '"volume_24h": 9745.98873, "active_source": "HK-Primary", "breaker_trips_24h": 0}\n'
+        '"volume_24h": 9745.98873, "active_source": "HK-Primary", "breaker_trips_24h": 0, '
+        '"open_24h": 27818.34, "high_24h": 28500.0, "low_24h": 27406.01, '
+        '"change_24h": 376.59, "change_24h_pct": 1.35, "age_seconds": '
     )
+
+
+@pytest.mark.parametrize("range_name", list(RANGES))
+@pytest.mark.parametrize("interval", list(RULES))
+def test_interval_and_range_bucket_in_sql_as_pandas_does(
+    shared_market: Database, btcusd: pd.DataFrame, interval: str, range_name: str
+) -> None:
+    frame = btcusd.assign(node="HK-Primary")
+    with shared_market.connect() as conn:
+        series = market.candles(conn, "BTCUSD", interval, range_name)
+
+    expected = expected_buckets(frame, interval, range_name)
+    assert [bucket.as_json() for bucket in series.buckets] == expected
+    assert series.since == datetime.fromisoformat(expected[0]["open_time"])
+    step = market.INTERVALS[interval]
+    newest = datetime(2023, 3, 21, 23, 59, tzinfo=UTC)
+    assert series.until == market.bucket_start(newest, step) + step
+    # Only 1m over more than 3.5 days holds more than MAX_BUCKETS buckets.
+    full = len(expected_buckets(frame, interval, range_name, limit=10**9))
+    assert series.truncated == (full > market.MAX_BUCKETS)
+    assert len(series.buckets) == min(full, market.MAX_BUCKETS)
 
 
 @pytest.mark.parametrize(
-    ("interval", "limit"),
-    [("1m", 30), ("5m", 288), ("15m", 7), ("1h", 50), ("4h", 20), ("1d", 5), ("1d", 400)],
+    ("interval", "range_name"), [("1m", "6h"), ("15m", "7d"), ("4h", "30d"), ("1d", "all")]
 )
-def test_candles_match_pandas(
-    loaded: Database, btcusd: pd.DataFrame, interval: str, limit: int
+def test_candles_command_prints_the_same_buckets(
+    shared_market: Database, btcusd: pd.DataFrame, interval: str, range_name: str
 ) -> None:
-    buckets = loaded.cli_json(
-        "candles", "--symbol", "BTCUSD", "--interval", interval, "--limit", str(limit)
+    buckets = shared_market.cli_json(
+        "candles", "--symbol", "BTCUSD", "--interval", interval, "--range", range_name
     )
 
-    assert buckets == expected_buckets(btcusd, interval, limit)
-    assert len(buckets) == min(limit, len(expected_buckets(btcusd, interval, 10_000)))
+    assert buckets == expected_buckets(btcusd.assign(node="HK-Primary"), interval, range_name)
+
+
+def test_limit_keeps_the_newest_buckets(shared_market: Database, btcusd: pd.DataFrame) -> None:
+    buckets = shared_market.cli_json(
+        "candles", "--symbol", "BTCUSD", "--interval", "1h", "--range", "7d", "--limit", "30"
+    )
+
+    assert buckets == expected_buckets(btcusd.assign(node="HK-Primary"), "1h", "7d", limit=30)
+    assert len(buckets) == 30
 
 
 def gappy(frame: pd.DataFrame) -> pd.DataFrame:
@@ -119,19 +194,21 @@ def write_kraken(frame: pd.DataFrame, path: Path) -> Path:
 def test_missing_minutes_use_a_time_window(
     schema_db: Database, tmp_path: Path, btcusd: pd.DataFrame
 ) -> None:
-    frame = gappy(btcusd.iloc[-4000:])
+    frame = gappy(btcusd.iloc[-4000:]).assign(node="JP-Backup")
     path = write_kraken(frame, tmp_path / "gappy.csv")
     schema_db.cli_json("load", "--symbol", "XBTUSD", "--node", "JP-Backup", path)
 
-    figures = schema_db.cli_json("kpis", "--symbol", "XBTUSD")
+    figures = without_age(schema_db.cli_json("kpis", "--symbol", "XBTUSD"))
 
     assert figures == expected_kpis(frame, "XBTUSD", "JP-Backup")
     # The last 1440 rows reach back further than 24 h here, so a row count would differ.
     assert figures["volume_24h"] != sum(frame["volume"].tail(1440), Decimal(0))
-    for interval, limit in (("1h", 30), ("15m", 200), ("5m", 100)):
-        assert schema_db.cli_json(
-            "candles", "--symbol", "XBTUSD", "--interval", interval, "--limit", str(limit)
-        ) == expected_buckets(frame, interval, limit)
+    for interval, range_name in (("1h", "7d"), ("15m", "24h"), ("5m", "6h"), ("1m", "24h")):
+        buckets = schema_db.cli_json(
+            "candles", "--symbol", "XBTUSD", "--interval", interval, "--range", range_name
+        )
+        # The dropped hours are absent, not empty buckets: gaps stay gaps.
+        assert buckets == expected_buckets(frame, interval, range_name)
 
 
 def test_breaker_trips_count_openings_inside_the_window(
@@ -174,10 +251,10 @@ def test_symbols_lists_counts(loaded: Database) -> None:
 
 
 def test_schema_is_idempotent(database: Database) -> None:
-    assert database.cli_json("schema") == {"version": 1, "applied": [1]}
-    assert database.cli_json("schema") == {"version": 1, "applied": []}
+    assert database.cli_json("schema") == {"version": 2, "applied": [1, 2]}
+    assert database.cli_json("schema") == {"version": 2, "applied": []}
     done = database.cli("schema")
-    assert (done.returncode, done.stdout) == (0, "schema at version 1; up to date\n")
+    assert (done.returncode, done.stdout) == (0, "schema at version 2; up to date\n")
 
 
 def test_concurrent_appliers_do_not_race(database: Database) -> None:
@@ -195,7 +272,7 @@ def test_concurrent_appliers_do_not_race(database: Database) -> None:
     for worker in workers:
         worker.join(timeout=30)
 
-    assert sorted(results) == [[], [], [1]]
+    assert sorted(results) == [[], [], [1, 2]]
 
 
 def test_unreachable_database_is_one_line_error(database: Database) -> None:
@@ -213,7 +290,7 @@ def test_usage_error_exits_2(database: Database) -> None:
 
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1] == (
-        "sentinel-dashboard candles: error: argument --limit: must be between 1 and 10000"
+        "sentinel-dashboard candles: error: argument --limit: must be between 1 and 5000"
     )
 
 
@@ -224,7 +301,6 @@ def test_candles_read_only_their_window_through_the_index(loaded: Database) -> N
         "symbol": "BTCUSD",
         "since": market.bucket_start(datetime(2023, 3, 21, 23, 59, tzinfo=UTC),
                                      market.INTERVALS["5m"]) - 287 * market.INTERVALS["5m"],
-        "limit": 288,
     }
     with loaded.connect() as conn:
         conn.execute("ANALYZE sentinel.candles")

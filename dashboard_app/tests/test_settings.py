@@ -9,6 +9,7 @@ from psycopg.conninfo import conninfo_to_dict
 from sentinel_dashboard import settings
 
 VARIABLES = ("SENTINEL_DSN", "SENTINEL_CONNECT_TIMEOUT", "SENTINEL_CACHE_TTL",
+             "SENTINEL_REFRESH", "SENTINEL_STALE_AFTER", "SENTINEL_LANGUAGE",
              "PGCONNECT_TIMEOUT", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER")
 
 
@@ -28,7 +29,8 @@ def test_libpq_environment_names_the_target(monkeypatch: pytest.MonkeyPatch) -> 
 
     assert config.target.describe() == "database 'sentinel' on db.internal:6432"
     assert conninfo_to_dict(config.conninfo) == {"connect_timeout": "3"}
-    assert (config.cache_ttl, config.connect_timeout) == (10, 3)
+    assert (config.cache_ttl, config.connect_timeout) == (2, 3)
+    assert (config.refresh, config.stale_after, config.language) == (5, 120, "en")
 
 
 def test_dsn_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,3 +75,30 @@ def test_unparsable_dsn_is_not_echoed() -> None:
     with pytest.raises(settings.SettingsError) as caught:
         settings.load(f"host='x password={secret}")
     assert secret not in str(caught.value)
+
+
+def test_live_page_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTINEL_REFRESH", "0")
+    monkeypatch.setenv("SENTINEL_STALE_AFTER", "600")
+    monkeypatch.setenv("SENTINEL_LANGUAGE", "zh_CN")
+
+    config = settings.load()
+
+    assert (config.refresh, config.stale_after, config.language) == (0, 600, "zh")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SENTINEL_LANGUAGE", "fr", "SENTINEL_LANGUAGE must be one of en, zh, not 'fr'"),
+        ("SENTINEL_STALE_AFTER", "0", "SENTINEL_STALE_AFTER must be a positive number"),
+        ("SENTINEL_REFRESH", "-5", "SENTINEL_REFRESH must be a positive number"),
+        ("SENTINEL_REFRESH", "5s", "SENTINEL_REFRESH must be a whole number of seconds"),
+    ],
+)
+def test_bad_live_page_settings_are_reported(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(settings.SettingsError, match=message):
+        settings.load()

@@ -3,18 +3,56 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from sentinel_dashboard.market import Bucket
+from sentinel_dashboard.labels import Translate
+from sentinel_dashboard.market import INTERVALS, Series, StateRun
 
 RISING = "#26a69a"
 FALLING = "#ef5350"
+# Nodes the runbook names get fixed colours; any other node takes the next spare one.
+NODE_COLOURS = {"HK-Primary": "#1f77b4", "JP-Backup": "#ff7f0e"}
+SPARE_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+STATE_COLOURS = {"up": "#2ca02c", "degraded": "#ffbf00", "down": "#d62728"}
 
 
-def candlestick(buckets: Sequence[Bucket], *, title: str) -> go.Figure:
-    """Price candles above, traded volume in a panel beneath, one shared time axis."""
+@dataclass(frozen=True)
+class Stretch:
+    """Consecutive buckets served by one node, without a gap in the data."""
+
+    node: str
+    start: datetime
+    end: datetime
+
+
+def node_colours(nodes: Sequence[str]) -> dict[str, str]:
+    colours = dict(NODE_COLOURS)
+    spare = iter(SPARE_COLOURS * (len(nodes) // len(SPARE_COLOURS) + 1))
+    for node in sorted(set(nodes)):
+        colours.setdefault(node, next(spare))
+    return colours
+
+
+def stretches(series: Series) -> list[Stretch]:
+    """Where each node served; a missing bucket ends a stretch, so gaps stay unshaded."""
+    step: timedelta = INTERVALS[series.interval]
+    found: list[Stretch] = []
+    for bucket in series.buckets:
+        end = bucket.open_time + step
+        last = found[-1] if found else None
+        if last and last.node == bucket.node and last.end == bucket.open_time:
+            found[-1] = Stretch(last.node, last.start, end)
+        else:
+            found.append(Stretch(bucket.node, bucket.open_time, end))
+    return found
+
+
+def candlestick(series: Series, *, title: str, text: Translate) -> go.Figure:
+    """Price candles above, traded volume beneath, the serving node shaded behind both."""
     figure = make_subplots(
         rows=2,
         cols=1,
@@ -22,6 +60,7 @@ def candlestick(buckets: Sequence[Bucket], *, title: str) -> go.Figure:
         vertical_spacing=0.03,
         row_heights=[0.75, 0.25],
     )
+    buckets = series.buckets
     times = [bucket.open_time for bucket in buckets]
     # Plotly draws floats; the exact Decimal figures stay in the metrics and the CLI.
     figure.add_trace(
@@ -33,7 +72,8 @@ def candlestick(buckets: Sequence[Bucket], *, title: str) -> go.Figure:
             close=[float(bucket.close) for bucket in buckets],
             increasing_line_color=RISING,
             decreasing_line_color=FALLING,
-            name="Price",
+            name=text("price"),
+            showlegend=False,
         ),
         row=1,
         col=1,
@@ -43,19 +83,86 @@ def candlestick(buckets: Sequence[Bucket], *, title: str) -> go.Figure:
             x=times,
             y=[float(bucket.volume) for bucket in buckets],
             marker_color=[RISING if b.close >= b.open else FALLING for b in buckets],
-            name="Volume",
+            name=text("volume"),
+            showlegend=False,
         ),
         row=2,
         col=1,
     )
+
+    runs = stretches(series)
+    colours = node_colours([run.node for run in runs])
+    for run in runs:
+        figure.add_vrect(
+            x0=run.start,
+            x1=run.end,
+            fillcolor=colours[run.node],
+            opacity=0.12,
+            line_width=0,
+            layer="below",
+            row="all",
+            col=1,
+        )
+    # Shapes have no legend entries; one empty marker trace per node gives them one.
+    for node in sorted({run.node for run in runs}):
+        figure.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                marker={"symbol": "square", "size": 12, "color": colours[node], "opacity": 0.5},
+                name=text("served_by", node=node),
+                showlegend=True,
+            ),
+            row=1,
+            col=1,
+        )
+
     figure.update_layout(
         title=title,
-        showlegend=False,
         xaxis_rangeslider_visible=False,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
         height=560,
     )
-    figure.update_yaxes(title_text="Price", row=1, col=1)
-    figure.update_yaxes(title_text="Volume", row=2, col=1)
-    figure.update_xaxes(title_text="Open time (UTC)", row=2, col=1)
+    figure.update_yaxes(title_text=text("price"), row=1, col=1)
+    figure.update_yaxes(title_text=text("volume"), row=2, col=1)
+    figure.update_xaxes(title_text=text("time_utc"), row=2, col=1)
+    figure.update_xaxes(range=[series.since, series.until])
+    return figure
+
+
+def health_timeline(
+    runs: Sequence[StateRun], *, since: datetime, until: datetime, text: Translate
+) -> go.Figure:
+    """One row per node, coloured by its state, on the same time span as the candles."""
+    figure = go.Figure()
+    for state, colour in STATE_COLOURS.items():
+        mine = [run for run in runs if run.state == state]
+        if not mine:
+            continue
+        figure.add_trace(
+            go.Bar(
+                orientation="h",
+                y=[run.node for run in mine],
+                base=[run.started for run in mine],
+                # A single sample still gets a sliver, so a one-minute outage shows.
+                x=[max((run.ended - run.started).total_seconds(), 30) * 1000 for run in mine],
+                marker_color=colour,
+                name=text(state),
+                customdata=[[run.started, run.ended, run.samples] for run in mine],
+                hovertemplate="%{y}: " + text(state)
+                + "<br>%{customdata[0]|%Y-%m-%d %H:%M} to %{customdata[1]|%H:%M} UTC"
+                + "<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        title=text("timeline_title"),
+        barmode="overlay",
+        height=120 + 40 * len({run.node for run in runs}),
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+    )
+    figure.update_xaxes(type="date", range=[since, until], title_text=text("time_utc"))
+    figure.update_yaxes(autorange="reversed")
     return figure

@@ -1,12 +1,15 @@
-"""The sentinel-dashboard command line: schema, load, kpis, candles, symbols, serve."""
+"""The sentinel-dashboard command line: schema, load, replay, kpis, candles, health, serve."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,7 @@ from typing import Any
 import psycopg
 import simplejson
 
-from sentinel_dashboard import db, loader, market, schema, settings
+from sentinel_dashboard import db, loader, market, replay, schema, settings
 
 PROG = "sentinel-dashboard"
 log = logging.getLogger(__name__)
@@ -43,18 +46,52 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("file", type=Path, help="CSV file to import")
     load.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    kpis = commands.add_parser("kpis", help="latest price, 24 h volume, source, breaker trips")
+    kpis = commands.add_parser(
+        "kpis", help="latest price, 24 h change, high, low and volume, source, breaker trips"
+    )
     kpis.add_argument("--symbol", required=True)
     kpis.add_argument("--json", action="store_true", help="print the result as JSON")
 
     candles = commands.add_parser("candles", help="newest candles bucketed by interval")
     candles.add_argument("--symbol", required=True)
     candles.add_argument("--interval", choices=list(market.INTERVALS), default="1m")
-    candles.add_argument("--limit", type=_limit, default=60, help="number of buckets")
+    candles.add_argument(
+        "--range", choices=list(market.RANGES), default="24h", dest="range_name",
+        help="time covered, ending with the newest candle (default 24h)",
+    )
+    candles.add_argument(
+        "--limit", type=_limit, default=market.MAX_BUCKETS,
+        help=f"keep at most this many newest buckets (default {market.MAX_BUCKETS})",
+    )
     candles.add_argument("--json", action="store_true", help="print the result as JSON")
 
     listing = commands.add_parser("symbols", help="symbols with their candle counts")
     listing.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    replaying = commands.add_parser(
+        "replay",
+        help="play a candle file into the tables as a live feed with simulated failovers",
+    )
+    replaying.add_argument("--symbol", required=True, help="symbol to write the candles under")
+    replaying.add_argument("--file", type=Path, required=True, help="candle file to replay")
+    replaying.add_argument("--seed", type=int, default=1, help="failover story (default 1)")
+    replaying.add_argument(
+        "--speed", type=_speed, default=1.0,
+        help="candles a second (default 1; 0.0167 is real time; 0 is as fast as possible)",
+    )
+    replaying.add_argument(
+        "--failover-every", type=_minutes, default=20, metavar="MINUTES",
+        help="mean healthy replay minutes between outages of the primary (default 20)",
+    )
+    replaying.add_argument("--count", type=_minutes, help="stop after this many candles")
+    replaying.add_argument(
+        "--start", type=_minute_time,
+        help="first candle's time, ISO 8601 (default: the present minute; only for a new replay)",
+    )
+    replaying.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    health = commands.add_parser("health", help="each feed node's newest health sample")
+    health.add_argument("--json", action="store_true", help="print the result as JSON")
 
     commands.add_parser(
         "serve",
@@ -69,9 +106,67 @@ def _limit(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= market.MAX_LIMIT:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {market.MAX_LIMIT}")
+    if not 1 <= value <= market.MAX_BUCKETS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {market.MAX_BUCKETS}")
     return value
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1000 or value != value:
+        raise argparse.ArgumentTypeError("must be between 0 and 1000 candles a second")
+    return value
+
+
+def _minutes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _minute_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset")
+    moment = moment.astimezone(UTC)
+    if moment.second or moment.microsecond:
+        raise argparse.ArgumentTypeError(f"{text!r} is not on a minute")
+    return moment
+
+
+def _replay(conn: psycopg.Connection, args: argparse.Namespace) -> replay.ReplayResult:
+    # Each minute commits on its own; the replay's lock lives as long as the session.
+    conn.autocommit = True
+    try:
+        candles = replay.read_source(args.file)
+    except OSError as exc:
+        raise db.LoadError(f"{args.file}: cannot read the file: {exc.strerror or exc}") from None
+    stop = threading.Event()
+    # systemd stops the service with SIGTERM; the minute being written completes first.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return replay.run(
+        conn,
+        symbol=args.symbol,
+        source=args.file,
+        candles=candles,
+        seed=args.seed,
+        speed=args.speed,
+        count=args.count,
+        clock_start=args.start,
+        mean_healthy=args.failover_every,
+        stop=stop,
+    )
 
 
 def _serve(streamlit_args: list[str]) -> int:
@@ -102,7 +197,10 @@ def _run(args: argparse.Namespace, config: settings.Settings) -> None:
                       f"{loaded.added} added")
 
         elif args.command == "kpis":
-            figures = market.kpis(conn, args.symbol).as_json()
+            now = datetime.now(UTC)
+            figures = market.kpis(conn, args.symbol, now=now)
+            fresh = market.freshness(figures, timedelta(seconds=config.stale_after), now=now)
+            figures = {**figures.as_json(), "stale": fresh.stale}
             if args.json:
                 _print_json(figures)
             else:
@@ -110,13 +208,36 @@ def _run(args: argparse.Namespace, config: settings.Settings) -> None:
                     print(f"{key}: {value}")
 
         elif args.command == "candles":
-            buckets = market.candles(conn, args.symbol, args.interval, args.limit)
+            buckets = market.candles(
+                conn, args.symbol, args.interval, args.range_name, limit=args.limit
+            ).buckets
             if not args.json:
                 for b in buckets:
                     print(f"{market.iso_utc(b.open_time)} {b.open} {b.high} {b.low} "
-                          f"{b.close} {b.volume}")
+                          f"{b.close} {b.volume} {b.node}")
             else:
                 _print_json([bucket.as_json() for bucket in buckets])
+
+        elif args.command == "replay":
+            done = _replay(conn, args)
+            result = {**vars(done), "clock_start": market.iso_utc(done.clock_start)}
+            if args.json:
+                _print_json(result)
+            else:
+                print(f"{done.symbol}: {done.written} candles written, next is minute "
+                      f"{done.next_index} of the clock that started {result['clock_start']}; "
+                      f"stopped by {done.stopped_by}")
+
+        elif args.command == "health":
+            nodes = market.node_health(conn)
+            if args.json:
+                _print_json([node.as_json() for node in nodes])
+            else:
+                for node in nodes:
+                    latency = "-" if node.latency_ms is None else f"{node.latency_ms} ms"
+                    print(f"{node.node}: {node.state}, latency {latency}, "
+                          f"observed {market.iso_utc(node.observed_at)}"
+                          + (f", last error: {node.last_error}" if node.last_error else ""))
 
         elif args.command == "symbols":
             counts = market.symbol_counts(conn)
@@ -142,9 +263,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(extra)
 
+    config = None
     try:
         config = settings.load(args.dsn)
         _run(args, config)
+    except BrokenPipeError:
+        # The reader (head, a closed pager) left; say nothing more on a closed stdout.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (db.DashboardError, settings.SettingsError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1

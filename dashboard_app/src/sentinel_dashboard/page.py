@@ -1,4 +1,4 @@
-"""The Streamlit page: market KPIs, candles and feed node health for one symbol.
+"""The Streamlit page: market KPIs, candles, feed node health and breaker history.
 
 Run through `sentinel-dashboard serve`. Every figure comes from market.py, the same
 code the command line prints, so the page and `sentinel-dashboard kpis` agree.
@@ -15,7 +15,7 @@ import psycopg
 import streamlit as st
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from sentinel_dashboard import charts, db, market, settings
+from sentinel_dashboard import charts, db, labels, market, settings
 
 log = logging.getLogger("sentinel_dashboard.page")
 
@@ -32,9 +32,9 @@ def _configure_logging() -> None:
 
 _configure_logging()
 
-# Buckets drawn per interval: about a day of the short ones, a week or a month of the long.
-CHART_INTERVALS = {"1m": 1440, "5m": 288, "15m": 96, "1h": 24, "4h": 42, "1d": 30}
 DEFAULT_INTERVAL = "5m"
+DEFAULT_RANGE = "24h"
+BREAKER_ROWS = 20
 
 
 def _cache_ttl() -> timedelta:
@@ -84,8 +84,8 @@ def _kpis(config: settings.Settings, symbol: str) -> market.Kpis:
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _candles(config: settings.Settings, symbol: str, interval: str) -> list[market.Bucket]:
-    return _query(config, market.candles, symbol, interval, CHART_INTERVALS[interval])
+def _candles(config: settings.Settings, symbol: str, interval: str, span: str) -> market.Series:
+    return _query(config, market.candles, symbol, interval, span)
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
@@ -93,12 +93,24 @@ def _nodes(config: settings.Settings, symbol: str) -> list[market.NodeStatus]:
     return _query(config, market.node_overview, symbol)
 
 
-def _fail(config: settings.Settings | None, exc: Exception) -> None:
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _health_runs(
+    config: settings.Settings, since: datetime, until: datetime
+) -> list[market.StateRun]:
+    return _query(config, market.health_runs, since, until)
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _breaker_changes(config: settings.Settings, until: datetime) -> list[market.BreakerChange]:
+    return _query(config, market.breaker_changes, until, BREAKER_ROWS)
+
+
+def _fail(config: settings.Settings | None, exc: Exception, text: labels.Translate) -> None:
     log.warning("page cannot show data", exc_info=exc)
     if config is None or isinstance(exc, settings.SettingsError):
-        st.error(f"The dashboard settings are invalid: {exc}")
+        st.error(text("settings_invalid", error=exc))
     else:
-        st.error(f"Cannot show market data: {db.explain(exc, config)}")
+        st.error(text("no_data", error=db.explain(exc, config)))
     st.stop()
 
 
@@ -106,69 +118,176 @@ def _when(moment: datetime | None) -> str:
     return "—" if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
-def render() -> None:
-    st.set_page_config(page_title="Sentinel market dashboard", layout="wide")
-    st.title("Sentinel market dashboard")
+def _range_label(span: str, text: labels.Translate) -> str:
+    reach = market.RANGES[span]
+    return text("range_all") if reach is None else labels.duration(reach.total_seconds(), text)
 
+
+def _picked(name: str, options: list[str], default: str) -> int:
+    """The index of the address's ?name= value among the options, else the default's."""
+    wanted = st.query_params.get(name, "").strip().lower()
+    matching = [i for i, option in enumerate(options) if option.lower() == wanted]
+    return matching[0] if matching else options.index(default)
+
+
+def render() -> None:
     config = None
+    text = labels.translator(settings.DEFAULT_LANGUAGE)
+    try:
+        config = settings.load()
+        text = labels.translator(config.language)
+    except settings.SettingsError:
+        pass  # reported below, in English, once the page exists
+    st.set_page_config(page_title=text("page_title"), layout="wide")
+    st.title(text("page_title"))
+
     try:
         config = settings.load()
         choices = _symbols(config)
         if not choices:
             raise db.NoData(f"{config.target.describe()} holds no candles yet")
-        # ?symbol=BTCUSDT in the address opens that symbol, and the address
-        # follows the picker, so a view can be bookmarked or shared.
+        # ?symbol=, ?interval= and ?range= in the address open that view, and the
+        # address follows the pickers, so a view can be bookmarked or shared.
         requested = st.query_params.get("symbol", "").strip()
         matching = [c for c in choices if c.upper() == requested.upper()]
         if requested and not matching:
-            st.warning(f"No candles for {requested!r}; showing {choices[0]} instead.")
-        symbol = st.selectbox(
-            "Symbol",
+            st.warning(text("unknown_symbol", requested=requested, shown=choices[0]))
+        symbol_column, interval_column, range_column = st.columns(3)
+        symbol = symbol_column.selectbox(
+            text("symbol"),
             choices,
             index=choices.index(matching[0]) if matching else 0,
             key="symbol",
         )
-        st.query_params["symbol"] = symbol
-        interval = st.selectbox(
-            "Chart interval",
-            list(CHART_INTERVALS),
-            index=list(CHART_INTERVALS).index(DEFAULT_INTERVAL),
+        intervals = list(market.INTERVALS)
+        interval = interval_column.selectbox(
+            text("interval"),
+            intervals,
+            index=_picked("interval", intervals, DEFAULT_INTERVAL),
             key="interval",
         )
-        figures = _kpis(config, symbol)
-        buckets = _candles(config, symbol, interval)
-        statuses = _nodes(config, symbol)
+        spans = list(market.RANGES)
+        span = range_column.selectbox(
+            text("range"),
+            spans,
+            index=_picked("range", spans, DEFAULT_RANGE),
+            format_func=lambda option: _range_label(option, text),
+            key="range",
+        )
+        st.query_params.update({"symbol": symbol, "interval": interval, "range": span})
     except Exception as exc:  # the page reports every failure plainly and stops
-        _fail(config, exc)
+        _fail(config, exc, text)
         return
 
-    st.caption(f"As of {_when(figures.as_of)} (open time of the newest candle)")
-    price, volume, source, trips = st.columns(4)
-    price.metric("Latest price", f"{figures.latest_price:,}")
-    volume.metric("24h volume", f"{figures.volume_24h:,}")
-    source.metric("Data source", figures.active_source)
-    trips.metric("Breaker trips (24h)", figures.breaker_trips_24h)
+    # Only the figures rerun on the timer; the pickers above keep the user's choices.
+    live = st.fragment(_live, run_every=config.refresh or None)
+    live(config, symbol, interval, span, text)
 
-    title = f"{symbol}: last {CHART_INTERVALS[interval]} candles of {interval}"
-    st.plotly_chart(charts.candlestick(buckets, title=title), key="candles_chart")
 
-    st.subheader("Feed nodes")
+def _live(
+    config: settings.Settings, symbol: str, interval: str, span: str, text: labels.Translate
+) -> None:
+    try:
+        figures = _kpis(config, symbol)
+        series = _candles(config, symbol, interval, span)
+        statuses = _nodes(config, symbol)
+        runs = _health_runs(config, series.since, series.until)
+        changes = _breaker_changes(config, figures.as_of)
+    except Exception as exc:  # the page reports every failure plainly and stops
+        _fail(config, exc, text)
+        return
+
+    _freshness(config, figures, text)
+    _figures(figures, text)
+
+    title = text("chart_title", symbol=symbol, interval=interval,
+                 range=_range_label(span, text))
+    if series.truncated:
+        st.caption(text("chart_truncated", limit=market.MAX_BUCKETS))
+    st.plotly_chart(charts.candlestick(series, title=title, text=text), key="candles_chart")
+
+    st.subheader(text("nodes"))
+    _nodes_table(statuses, symbol, text)
+    if runs:
+        timeline = charts.health_timeline(
+            runs, since=series.since, until=series.until, text=text
+        )
+        st.plotly_chart(timeline, key="health_timeline")
+    elif any(status.state for status in statuses):
+        st.caption(text("no_health_in_range"))
+
+    st.subheader(text("breaker"))
+    _breaker_table(changes, text)
+
+
+def _freshness(config: settings.Settings, figures: market.Kpis, text: labels.Translate) -> None:
+    fresh = market.freshness(figures, timedelta(seconds=config.stale_after))
+    age = labels.duration(fresh.age.total_seconds(), text)
+    refresh = (text("refresh", seconds=config.refresh) if config.refresh
+               else text("refresh_off"))
+    newest = "newest_ahead" if fresh.ahead else "newest"
+    st.caption(f"{text(newest, time=_when(fresh.newest), age=age)} {refresh}")
+    if fresh.stale:
+        limit = labels.duration(config.stale_after, text)
+        st.warning(text("stale", age=age, limit=limit), icon="⚠️")
+    elif fresh.ahead:
+        st.info(text("ahead", age=age))
+
+
+def _figures(figures: market.Kpis, text: labels.Translate) -> None:
+    price, change, high, low = st.columns(4)
+    price.metric(text("latest_price"), f"{figures.latest_price:,}",
+                 delta=f"{figures.change_24h_pct:+}%")
+    change.metric(text("change_24h"), f"{figures.change_24h_pct:+}%",
+                  delta=f"{figures.change_24h:+,}", delta_color="off")
+    high.metric(text("high_24h"), f"{figures.high_24h:,}")
+    low.metric(text("low_24h"), f"{figures.low_24h:,}")
+    volume, source, trips, _spare = st.columns(4)
+    volume.metric(text("volume_24h"), f"{figures.volume_24h:,}")
+    source.metric(text("data_source"), figures.active_source)
+    trips.metric(text("breaker_trips"), figures.breaker_trips_24h)
+
+
+def _nodes_table(
+    statuses: list[market.NodeStatus], symbol: str, text: labels.Translate
+) -> None:
     if not any(status.state for status in statuses):
-        st.info("No node health samples have been recorded yet.")
+        st.info(text("no_health"))
     st.dataframe(
         [
             {
-                "Node": status.node,
-                "State": status.state or "—",
-                "Latency (ms)": "—" if status.latency_ms is None else f"{status.latency_ms:,}",
-                "Last error": status.last_error or "",
-                "Observed": _when(status.observed_at),
-                f"Last {symbol} candle": _when(status.last_candle),
+                text("node"): status.node,
+                text("state"): text(status.state) if status.state else "—",
+                text("latency"): "—" if status.latency_ms is None else f"{status.latency_ms:,}",
+                text("last_error"): status.last_error or "",
+                text("observed"): _when(status.observed_at),
+                text("last_candle", symbol=symbol): _when(status.last_candle),
             }
             for status in statuses
         ],
         hide_index=True,
         key="nodes_table",
+    )
+
+
+def _breaker_table(changes: list[market.BreakerChange], text: labels.Translate) -> None:
+    st.caption(text("breaker_changes"))
+    if not changes:
+        st.info(text("no_breaker_changes"))
+        return
+    st.dataframe(
+        [
+            {
+                text("time"): _when(change.changed_at),
+                text("node"): change.node,
+                text("from"): text(change.from_state),
+                text("to"): text(change.to_state),
+                text("reason"): change.reason or "",
+            }
+            for change in changes
+        ],
+        hide_index=True,
+        key="breaker_table",
     )
 
 

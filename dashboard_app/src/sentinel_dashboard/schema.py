@@ -11,7 +11,7 @@ import psycopg
 log = logging.getLogger(__name__)
 
 # Each version is one SQL file in the package's sql/ folder; never edit a released one.
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, "0001_initial.sql"),)
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, "0001_initial.sql"), (2, "0002_replay.sql"))
 
 # Any fixed 64-bit number works; this one is "sentinel" read as ASCII bytes.
 ADVISORY_LOCK_KEY = 0x73656E74696E656C

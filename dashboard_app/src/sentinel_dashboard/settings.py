@@ -17,9 +17,17 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 DSN_VARIABLE = "SENTINEL_DSN"
 CACHE_TTL_VARIABLE = "SENTINEL_CACHE_TTL"
 CONNECT_TIMEOUT_VARIABLE = "SENTINEL_CONNECT_TIMEOUT"
+REFRESH_VARIABLE = "SENTINEL_REFRESH"
+STALE_AFTER_VARIABLE = "SENTINEL_STALE_AFTER"
+LANGUAGE_VARIABLE = "SENTINEL_LANGUAGE"
 
-DEFAULT_CACHE_TTL = 10
+# Shorter than the refresh period, so each refresh can show new data.
+DEFAULT_CACHE_TTL = 2
 DEFAULT_CONNECT_TIMEOUT = 3
+DEFAULT_REFRESH = 5
+DEFAULT_STALE_AFTER = 120
+LANGUAGES = ("en", "zh")
+DEFAULT_LANGUAGE = "en"
 
 
 class SettingsError(ValueError):
@@ -45,6 +53,9 @@ class Settings:
     target: Target
     cache_ttl: int
     connect_timeout: int
+    refresh: int = DEFAULT_REFRESH  # seconds between page refreshes; 0 turns them off
+    stale_after: int = DEFAULT_STALE_AFTER  # newest candle older than this is stale
+    language: str = DEFAULT_LANGUAGE
 
 
 def _seconds(name: str, raw: str, *, allow_zero: bool = False) -> int:
@@ -60,6 +71,19 @@ def _seconds(name: str, raw: str, *, allow_zero: bool = False) -> int:
 def _positive_int(name: str, default: int, *, allow_zero: bool = False) -> int:
     raw = os.environ.get(name, "").strip()
     return _seconds(name, raw, allow_zero=allow_zero) if raw else default
+
+
+def _language() -> str:
+    raw = os.environ.get(LANGUAGE_VARIABLE, "").strip().lower()
+    if not raw:
+        return DEFAULT_LANGUAGE
+    # zh-CN, zh_TW and the like all mean the Chinese labels.
+    base = raw.replace("_", "-").split("-")[0]
+    if base not in LANGUAGES:
+        raise SettingsError(
+            f"{LANGUAGE_VARIABLE} must be one of {', '.join(LANGUAGES)}, not {raw!r}"
+        )
+    return base
 
 
 def _target(params: dict[str, str]) -> Target:
@@ -102,4 +126,7 @@ def load(dsn: str | None = None) -> Settings:
         target=_target({k: str(v) for k, v in params.items()}),
         cache_ttl=_positive_int(CACHE_TTL_VARIABLE, DEFAULT_CACHE_TTL, allow_zero=True),
         connect_timeout=connect_timeout,
+        refresh=_positive_int(REFRESH_VARIABLE, DEFAULT_REFRESH, allow_zero=True),
+        stale_after=_positive_int(STALE_AFTER_VARIABLE, DEFAULT_STALE_AFTER),
+        language=_language(),
     )
