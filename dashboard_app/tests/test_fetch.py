@@ -278,6 +278,18 @@ def test_open_time_off_the_minute_is_named(
     assert stored(schema_db) == []
 
 
+def test_a_page_that_goes_backwards_is_refused(
+    schema_db: Database, standin: KlinesStandin, clock: FakeClock
+) -> None:
+    # Paging follows on from the last open time; a repeated minute could loop it.
+    repeated = datetime(2023, 3, 9, 0, 10, tzinfo=UTC)
+    standin.corrupt(repeated, lambda k: [k[0] - MINUTE_MS, *k[1:]])
+
+    with pytest.raises(FetchError, match="not after the previous open time"):
+        run_fetch(schema_db, standin, clock)
+    assert stored(schema_db) == []
+
+
 # Politeness: pauses, the weight budget, rate limits and retries.
 
 
