@@ -391,6 +391,17 @@ def test_unreachable_exchange_is_retried_with_backoff_then_reported(
     assert clock.sleeps == [1, 2, 4, 8]
 
 
+def test_tls_failure_is_reported_without_retrying(
+    schema_db: Database, standin: KlinesStandin, clock: FakeClock
+) -> None:
+    # https:// to the plain-HTTP stand-in: the handshake fails, as a bad certificate would.
+    tls_url = standin.url.replace("http://", "https://")
+
+    with pytest.raises(FetchError, match=r"^TLS with 127\.0\.0\.1:\d+ failed: "):
+        run_fetch(schema_db, standin, clock, base_url=tls_url)
+    assert clock.sleeps == []
+
+
 # The installed command.
 
 
@@ -430,7 +441,7 @@ def test_cli_invalid_symbol_is_one_error_line(
 
     host = live_standin.url.removeprefix("http://")
     assert one_error_line(done) == (
-        f"sentinel-dashboard: error: {host} refused symbol BTCUSDX: Invalid symbol. "
+        f"sentinel-dashboard: error: {host} refused klines for BTCUSDX: Invalid symbol. "
         "(code -1121, HTTP 400)"
     )
     assert len(live_standin.requests) == 1

@@ -252,11 +252,11 @@ class KlinesClient:
             body = None
         if isinstance(body, dict) and "msg" in body:
             return FetchError(
-                f"{self.host} refused symbol {symbol}: {_one_line(str(body['msg']))} "
+                f"{self.host} refused klines for {symbol}: {_one_line(str(body['msg']))} "
                 f"(code {body.get('code')}, HTTP {response.status_code})"
             )
         return FetchError(
-            f"{self.host} answered HTTP {response.status_code} for symbol {symbol}: "
+            f"{self.host} answered HTTP {response.status_code} to klines for {symbol}: "
             f"{_one_line(response.text) or 'no body'}"
         )
 
@@ -277,6 +277,9 @@ class KlinesClient:
             backoff = FIRST_BACKOFF * 2 ** (attempt - 1)
             try:
                 response = self.session.get(self.url, params=params, timeout=TIMEOUT)
+            except requests.exceptions.SSLError as exc:
+                # A certificate that does not verify will not verify on the next try either.
+                raise FetchError(f"TLS with {self.host} failed: {_network_reason(exc)}") from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 log.debug("request failed", exc_info=True)
                 problem, retry_wait = f"cannot reach {self.host}: {_network_reason(exc)}", backoff
