@@ -1,4 +1,4 @@
-"""The sentinel-dashboard command line: schema, load, replay, kpis, candles, health, serve."""
+"""The sentinel-dashboard command line: every subcommand, parsed and dispatched."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import simplejson
 
-from sentinel_dashboard import db, loader, market, replay, schema, settings
+from sentinel_dashboard import db, fetch, loader, market, replay, schema, settings
 
 PROG = "sentinel-dashboard"
 log = logging.getLogger(__name__)
@@ -45,6 +45,20 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--node", required=True, help="feed node that delivered the file")
     load.add_argument("file", type=Path, help="CSV file to import")
     load.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    fetching = commands.add_parser(
+        "fetch", help="download recent one-minute candles from a Binance-style klines API"
+    )
+    fetching.add_argument("--symbol", required=True, help="exchange symbol, stored as given")
+    fetching.add_argument("--node", required=True, help="feed node to store the candles under")
+    fetching.add_argument(
+        "--base-url", default=fetch.DEFAULT_BASE_URL, help="API root (default: %(default)s)"
+    )
+    window = fetching.add_mutually_exclusive_group()
+    window.add_argument("--since", type=fetch.since_argument, help="ISO 8601 time with offset")
+    # No default here: argparse would then take "--days 1 --since T" for --since alone.
+    window.add_argument("--days", type=fetch.days_argument, help="days back from now (default: 1)")
+    fetching.add_argument("--json", action="store_true", help="print the result as JSON")
 
     kpis = commands.add_parser(
         "kpis", help="latest price, 24 h change, high, low and volume, source, breaker trips"
@@ -195,6 +209,16 @@ def _run(args: argparse.Namespace, config: settings.Settings) -> None:
             else:
                 print(f"{loaded.file}: {loaded.layout} layout, {loaded.rows} rows, "
                       f"{loaded.added} added")
+
+        elif args.command == "fetch":
+            fetched = fetch.fetch_candles(
+                conn, symbol=args.symbol, node=args.node, since=args.since, days=args.days,
+                base_url=args.base_url,
+            )
+            if args.json:
+                _print_json(fetched.as_json())
+            else:
+                print(fetched.summary())
 
         elif args.command == "kpis":
             now = datetime.now(UTC)

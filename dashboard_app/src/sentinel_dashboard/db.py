@@ -33,6 +33,10 @@ class LoadError(DashboardError):
     """A candle file cannot be loaded; the message names file and line."""
 
 
+class FetchError(DashboardError):
+    """Candles cannot be fetched from the exchange; the message names what it answered."""
+
+
 # psycopg tries every address a host name resolves to and, when all fail, puts
 # the last failure first and then lists each attempt after this line.
 _ATTEMPTS_HEADER = "Multiple connection attempts failed. All failures were:"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -65,85 +65,100 @@ class LoadResult:
     added: int
 
 
-class _RowError(ValueError):
-    """A problem in one row; the caller adds file and line."""
+class RowError(ValueError):
+    """A problem in one row; the caller says where the row came from (file and line, or page)."""
 
 
 def _number(name: str, text: str) -> Decimal:
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise _RowError(f"{name} {text!r} is not a number") from None
+        raise RowError(f"{name} {text!r} is not a number") from None
     if not value.is_finite():
-        raise _RowError(f"{name} {text} is not a finite number")
+        raise RowError(f"{name} {text} is not a finite number")
     return value
 
 
 def _whole(name: str, text: str) -> int:
     if not text.lstrip("-").isdigit():
-        raise _RowError(f"{name} {text!r} is not a whole number")
+        raise RowError(f"{name} {text!r} is not a whole number")
     return int(text)
 
 
 def _from_epoch(seconds: int, shown: str) -> datetime:
     if seconds % 60:
-        raise _RowError(f"open_time {shown} is not on a minute")
+        raise RowError(f"open_time {shown} is not on a minute")
     try:
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
-        raise _RowError(f"open_time {shown} is out of range") from None
+        raise RowError(f"open_time {shown} is out of range") from None
+
+
+def time_from_epoch_millis(millis: int, shown: str | None = None) -> datetime:
+    """A minute-aligned open time from epoch milliseconds, as Binance writes it."""
+    shown = str(millis) if shown is None else shown
+    if millis % 60_000:
+        raise RowError(f"open_time {shown} is not on a minute")
+    return _from_epoch(millis // 1000, shown)
 
 
 def _binance_time(text: str) -> datetime:
     if text.isdigit():
-        millis = int(text)
-        if millis % 60_000:
-            raise _RowError(f"open_time {text} is not on a minute")
-        return _from_epoch(millis // 1000, text)
+        return time_from_epoch_millis(int(text), text)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise _RowError(f"open_time {text!r} is neither ISO 8601 nor epoch milliseconds") from None
+        raise RowError(f"open_time {text!r} is neither ISO 8601 nor epoch milliseconds") from None
     if moment.tzinfo is None:
-        raise _RowError(f"open_time {text!r} has no UTC offset")
+        raise RowError(f"open_time {text!r} has no UTC offset")
     if moment.second or moment.microsecond:
-        raise _RowError(f"open_time {text} is not on a minute")
+        raise RowError(f"open_time {text} is not on a minute")
     moment = moment.astimezone(UTC)
     # Offsets such as +05:45 keep seconds at zero but can still leave the minute grid.
     if moment.timestamp() % 60:
-        raise _RowError(f"open_time {text} is not on a minute")
+        raise RowError(f"open_time {text} is not on a minute")
     return moment
 
 
 def _candle(fields: list[str], layout: str) -> Candle:
     expected = KRAKEN_FIELDS if layout == KRAKEN else len(PRICE_FIELDS) + 2
     if len(fields) != expected:
-        raise _RowError(f"expected {expected} fields, found {len(fields)}")
+        raise RowError(f"expected {expected} fields, found {len(fields)}")
 
     if layout == KRAKEN:
         seconds = _whole("open_time", fields[0])
         open_time = _from_epoch(seconds, fields[0])
         trade_count: int | None = _whole("trade_count", fields[6])
-        if trade_count < 0:
-            raise _RowError(f"trade_count {fields[6]} is negative")
     else:
         open_time = _binance_time(fields[0])
         trade_count = None
+    return checked_candle(open_time, fields[1:5], fields[5], trade_count)
 
-    texts = dict(zip(PRICE_FIELDS, fields[1:5], strict=True))
+
+def checked_candle(
+    open_time: datetime, price_texts: Sequence[str], volume_text: str, trade_count: int | None
+) -> Candle:
+    """A candle from its open, high, low and close texts, or RowError saying what is wrong.
+
+    Every source applies these same rules, so the database never holds a candle one
+    source would have rejected.
+    """
+    texts = dict(zip(PRICE_FIELDS, price_texts, strict=True))
     prices = {name: _number(name, text) for name, text in texts.items()}
-    volume = _number("volume", fields[5])
+    volume = _number("volume", volume_text)
     for name, value in prices.items():
         if value <= 0:
-            raise _RowError(f"{name} {texts[name]} is not positive")
+            raise RowError(f"{name} {texts[name]} is not positive")
     if volume < 0:
-        raise _RowError(f"volume {fields[5]} is negative")
+        raise RowError(f"volume {volume_text} is negative")
+    if trade_count is not None and trade_count < 0:
+        raise RowError(f"trade_count {trade_count} is negative")
     low, high = prices["low"], prices["high"]
     if high < low:
-        raise _RowError(f"high {texts['high']} is below low {texts['low']}")
+        raise RowError(f"high {texts['high']} is below low {texts['low']}")
     for name in ("open", "close"):
         if not low <= prices[name] <= high:
-            raise _RowError(
+            raise RowError(
                 f"{name} {texts[name]} is outside [low {texts['low']}, high {texts['high']}]"
             )
 
@@ -217,7 +232,7 @@ def read_candles(path: Path) -> tuple[str, Iterator[Candle]]:
                         continue
                     try:
                         candle = _candle([field.strip() for field in fields], layout)
-                    except _RowError as exc:
+                    except RowError as exc:
                         raise LoadError(f"{path}:{number}: {exc}") from None
                     if candle.open_time in seen:
                         raise LoadError(
