@@ -458,3 +458,12 @@ def test_refresh_timer_follows_the_setting(
     at = render()
 
     assert any("Automatic refresh is off." in c.value for c in at.caption)
+
+
+def test_without_a_choice_the_symbol_updated_last_is_shown(live: Database) -> None:
+    add_candles(live, "AAA", [datetime(2023, 3, 1, tzinfo=UTC)])
+
+    at = render()
+
+    assert at.selectbox(key="symbol").options == ["AAA", "LIVE"]
+    assert at.selectbox(key="symbol").value == "LIVE"

@@ -41,7 +41,10 @@ WITH RECURSIVE found AS (
             WHERE c.symbol > found.symbol ORDER BY c.symbol LIMIT 1)
     FROM found WHERE found.symbol IS NOT NULL
 )
-SELECT symbol FROM found WHERE symbol IS NOT NULL
+SELECT symbol,
+       (SELECT max(c.open_time) FROM sentinel.candles c WHERE c.symbol = found.symbol) AS newest
+FROM found WHERE symbol IS NOT NULL
+ORDER BY symbol
 """
 
 SYMBOL_COUNTS_SQL = """
@@ -275,6 +278,11 @@ def iso_utc(moment: datetime) -> str:
 
 def symbols(conn: psycopg.Connection) -> list[str]:
     return [row[0] for row in conn.execute(SYMBOLS_SQL)]
+
+
+def newest_by_symbol(conn: psycopg.Connection) -> dict[str, datetime]:
+    """Each symbol with its newest candle's open time, in symbol order."""
+    return dict(conn.execute(SYMBOLS_SQL).fetchall())
 
 
 def symbol_counts(conn: psycopg.Connection) -> list[dict[str, Any]]:

@@ -74,8 +74,8 @@ def _query(config: settings.Settings, work: Callable[..., Any], *args: Any) -> A
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _symbols(config: settings.Settings) -> list[str]:
-    return _query(config, market.symbols)
+def _symbols(config: settings.Settings) -> dict[str, datetime]:
+    return _query(config, market.newest_by_symbol)
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
@@ -143,20 +143,23 @@ def render() -> None:
 
     try:
         config = settings.load()
-        choices = _symbols(config)
-        if not choices:
+        newest = _symbols(config)
+        if not newest:
             raise db.NoData(f"{config.target.describe()} holds no candles yet")
+        choices = list(newest)
+        # Without a choice in the address, the symbol whose feed moved last: the live one.
+        liveliest = max(choices, key=lambda symbol: (newest[symbol], -choices.index(symbol)))
         # ?symbol=, ?interval= and ?range= in the address open that view, and the
         # address follows the pickers, so a view can be bookmarked or shared.
         requested = st.query_params.get("symbol", "").strip()
         matching = [c for c in choices if c.upper() == requested.upper()]
         if requested and not matching:
-            st.warning(text("unknown_symbol", requested=requested, shown=choices[0]))
+            st.warning(text("unknown_symbol", requested=requested, shown=liveliest))
         symbol_column, interval_column, range_column = st.columns(3)
         symbol = symbol_column.selectbox(
             text("symbol"),
             choices,
-            index=choices.index(matching[0]) if matching else 0,
+            index=choices.index(matching[0] if matching else liveliest),
             key="symbol",
         )
         intervals = list(market.INTERVALS)
