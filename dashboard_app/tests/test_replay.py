@@ -285,3 +285,19 @@ def test_bad_arguments_are_usage_errors(
 
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1] == f"sentinel-dashboard replay: error: {message}"
+
+
+def test_breaker_command_lists_the_newest_changes_first(
+    schema_db: Database, source: Path
+) -> None:
+    run_replay(schema_db, source, "--speed", "0", "--count", "90")
+
+    changes = schema_db.cli_json("breaker", "--limit", "3")
+
+    assert [(c["changed_at"], c["from_state"], c["to_state"]) for c in changes] == [
+        ((START + index * MINUTE).strftime("%Y-%m-%dT%H:%M:%SZ"), old, new)
+        for index, old, new in reversed(SEED_7_TRANSITIONS[-3:])
+    ]
+    assert {c["node"] for c in changes} == {"HK-Primary"}
+    assert changes[0]["reason"] == "probe of HK-Primary succeeded"
+    assert len(schema_db.cli_json("breaker")) == len(SEED_7_TRANSITIONS)

@@ -107,6 +107,10 @@ def _parser() -> argparse.ArgumentParser:
     health = commands.add_parser("health", help="each feed node's newest health sample")
     health.add_argument("--json", action="store_true", help="print the result as JSON")
 
+    breaker = commands.add_parser("breaker", help="the newest circuit-breaker state changes")
+    breaker.add_argument("--limit", type=_limit, default=20, help="how many (default 20)")
+    breaker.add_argument("--json", action="store_true", help="print the result as JSON")
+
     commands.add_parser(
         "serve",
         help="run the Streamlit page; further arguments go to 'streamlit run'",
@@ -262,6 +266,16 @@ def _run(args: argparse.Namespace, config: settings.Settings) -> None:
                     print(f"{node.node}: {node.state}, latency {latency}, "
                           f"observed {market.iso_utc(node.observed_at)}"
                           + (f", last error: {node.last_error}" if node.last_error else ""))
+
+        elif args.command == "breaker":
+            changes = market.breaker_changes(conn, until=None, limit=args.limit)
+            if args.json:
+                _print_json([change.as_json() for change in changes])
+            else:
+                for change in changes:
+                    print(f"{market.iso_utc(change.changed_at)} {change.node}: "
+                          f"{change.from_state} -> {change.to_state}"
+                          + (f" ({change.reason})" if change.reason else ""))
 
         elif args.command == "symbols":
             counts = market.symbol_counts(conn)

@@ -163,7 +163,7 @@ ORDER BY node, started
 BREAKER_SQL = """
 SELECT changed_at, node, from_state, to_state, reason
 FROM sentinel.breaker_events
-WHERE changed_at <= %(until)s
+WHERE %(until)s::timestamptz IS NULL OR changed_at <= %(until)s
 ORDER BY changed_at DESC, id DESC
 LIMIT %(limit)s
 """
@@ -270,6 +270,9 @@ class BreakerChange:
     from_state: str
     to_state: str
     reason: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "changed_at": iso_utc(self.changed_at)}
 
 
 def iso_utc(moment: datetime) -> str:
@@ -398,9 +401,9 @@ def health_runs(conn: psycopg.Connection, since: datetime, until: datetime) -> l
 
 
 def breaker_changes(
-    conn: psycopg.Connection, until: datetime, limit: int = 20
+    conn: psycopg.Connection, until: datetime | None, limit: int = 20
 ) -> list[BreakerChange]:
-    """The newest `limit` breaker state changes at or before `until`, newest first."""
+    """The newest `limit` breaker state changes at or before `until` (None: all), newest first."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(BREAKER_SQL, {"until": until, "limit": limit}).fetchall()
     return [BreakerChange(**row) for row in rows]
