@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 
+DEFAULT_STALE_AFTER = timedelta(seconds=120)
 KRAKEN_COLUMNS = ["open_time", "open", "high", "low", "close", "volume", "trade_count"]
 
 
@@ -42,21 +43,33 @@ def read_candles(csv_path: str) -> pd.DataFrame:
     return frame.dropna(subset=["close"])
 
 
-def expected_kpis(csv_path: str, symbol: str, node: str) -> dict[str, object]:
+def expected_kpis(
+    csv_path: str, symbol: str, node: str, stale_after: timedelta = DEFAULT_STALE_AFTER
+) -> dict[str, object]:
+    """Every kpis field but age_seconds, which depends on when it is asked."""
     frame = read_candles(csv_path)
     newest = frame.loc[frame["open_time"].idxmax()]
     as_of = newest["open_time"]
     window = frame[
         (frame["open_time"] > as_of - timedelta(hours=24)) & (frame["open_time"] <= as_of)
-    ]
+    ].sort_values("open_time")
+    latest = Decimal(newest["close"])
+    first_open = Decimal(window["open"].iloc[0])
     return {
         "symbol": symbol,
         "as_of": as_of.to_pydatetime(),
-        "latest_price": Decimal(newest["close"]),
+        "latest_price": latest,
         "volume_24h": sum((Decimal(v) for v in window["volume"]), Decimal(0)),
         "active_source": node,
-        # Nothing in the lab or the scenario writes breaker events.
+        # Breaker events in the lab and the scenario come from the replay, stamped
+        # from now on: none falls in a loaded file's last day.
         "breaker_trips_24h": 0,
+        "open_24h": first_open,
+        "high_24h": max(Decimal(v) for v in window["high"]),
+        "low_24h": min(Decimal(v) for v in window["low"]),
+        "change_24h": latest - first_open,
+        "change_24h_pct": ((latest - first_open) * 100 / first_open).quantize(Decimal("0.01")),
+        "stale": datetime.now(UTC) - as_of.to_pydatetime() > stale_after,
     }
 
 

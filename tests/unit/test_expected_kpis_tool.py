@@ -73,5 +73,6 @@ def test_tool_and_app_agree(dsn: str, tmp_path: Path, layout: str) -> None:
 
     want = expected.expected_kpis(str(path), "BTCUSD", "JP-Backup")
 
+    assert {"high_24h", "low_24h", "change_24h_pct", "stale"} <= want.keys()
     assert expected.differences(want, actual) == []
     assert expected.differences({**want, "volume_24h": Decimal(0)}, actual) != []
