@@ -130,6 +130,8 @@ SNAPSHOT_JS = """
     };
   }
   return {
+    busy: !!document.querySelector(
+      '[data-testid="stStatusWidgetRunningIcon"], [data-stale="true"]'),
     search: location.search,
     marker: window[marker] === undefined ? null : window[marker],
     metrics,
@@ -149,6 +151,10 @@ CHART_DRAWN_JS = """
   return plots.some(p => (p.data || []).some(t => t.type === 'candlestick'))
     && plots.every(p => p._fullLayout && p.querySelector('.main-svg g.trace'));
 }
+"""
+# No script or fragment run under way: every element shows one run's output.
+SETTLED_JS = """
+() => !document.querySelector('[data-testid="stStatusWidgetRunningIcon"], [data-stale="true"]')
 """
 # Streamlit scrolls inside <main>, so a full-page screenshot stops at the window's
 # height; the window grows until <main> no longer scrolls.
@@ -287,24 +293,25 @@ def address_params(search: str) -> dict[str, str]:
     return {name: values[-1] for name, values in parse_qs(search.lstrip("?")).items()}
 
 
-def moment_of(snapshot: dict, *, screenshot: str, at: datetime) -> dict:
+def moment_of(seen: dict, *, screenshot: str, at: datetime) -> dict:
     """One moment of a watch, as reported: what the user sees, by name."""
-    figures = {m["label"]: m["value"] for m in snapshot["metrics"] if m["label"]}
-    deltas = {m["label"]: m["delta"] for m in snapshot["metrics"] if m["label"] and m["delta"]}
-    candles = snapshot.get("candles") or {}
+    figures = {m["label"]: m["value"] for m in seen["metrics"] if m["label"]}
+    deltas = {m["label"]: m["delta"] for m in seen["metrics"] if m["label"] and m["delta"]}
+    candles = seen.get("candles") or {}
     return {
         "at": at.astimezone(UTC).isoformat(timespec="milliseconds"),
         "screenshot": screenshot,
-        "address": address_params(snapshot["search"]),
-        "pickers": snapshot["pickers"],
-        "marker": snapshot["marker"],
-        "caption": next((c for c in snapshot["captions"] if STAMP.search(c)), None),
-        "newest_candle": newest_candle(snapshot["captions"]),
+        "settled": not seen.get("busy", False),
+        "address": address_params(seen["search"]),
+        "pickers": seen["pickers"],
+        "marker": seen["marker"],
+        "caption": next((c for c in seen["captions"] if STAMP.search(c)), None),
+        "newest_candle": newest_candle(seen["captions"]),
         "figures": figures,
         "deltas": deltas,
         "chart": candles,
-        "plots": [[trace["type"] for trace in plot] for plot in snapshot["plots"]],
-        "traces": snapshot["plots"],
+        "plots": [[trace["type"] for trace in plot] for plot in seen["plots"]],
+        "traces": seen["plots"],
     }
 
 
@@ -410,17 +417,25 @@ def fit_window(page: Page, screenshot: str) -> None:
             lambda: page.wait_for_function(MAIN_FITS_JS, arg=MAX_HEIGHT, timeout=TIMEOUT_MS))
 
 
+def wait_settled(page: Page, screenshot: str) -> None:
+    # A refresh updates the figures first and the chart a moment later; in between
+    # the page shows two different moments, so nothing is read until the run ends.
+    waiting(page, screenshot, "the page to finish a run (no 'Running...', nothing faded)",
+            lambda: page.wait_for_function(SETTLED_JS, timeout=TIMEOUT_MS))
+
+
 def capture(page: Page, screenshot: str) -> dict:
-    """Record the page and save its screenshot, both of one refresh of the figures."""
+    """Record the page and save its screenshot, both of one run of the page."""
     for _ in range(CAPTURE_TRIES):
         fit_window(page, screenshot)
+        wait_settled(page, screenshot)
         at = datetime.now(UTC)
         before = moment_of(snapshot(page), screenshot=screenshot, at=at)
         page.screenshot(path=screenshot, full_page=True)
         after = moment_of(snapshot(page), screenshot=screenshot, at=at)
-        if live_signs(before) == live_signs(after):
+        if before["settled"] and after["settled"] and live_signs(before) == live_signs(after):
             return after
-    # Refreshing faster than a screenshot takes; the record is the page after it.
+    # A run began during every screenshot; the record is the page after the last one.
     return after
 
 
@@ -432,6 +447,7 @@ def pick(page: Page, screenshot: str, param: str, value: str) -> str:
     listbox = page.locator(f'[role="listbox"][aria-label="{label}"]')
     waiting(page, screenshot, f"the {label!r} picker",
             lambda: box.wait_for(state="visible", timeout=TIMEOUT_MS))
+    wait_settled(page, screenshot)
     box.click()
     waiting(page, screenshot, f"the options of {label!r}",
             lambda: listbox.wait_for(state="visible", timeout=TIMEOUT_MS))
