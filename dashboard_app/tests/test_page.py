@@ -467,3 +467,24 @@ def test_without_a_choice_the_symbol_updated_last_is_shown(live: Database) -> No
 
     assert at.selectbox(key="symbol").options == ["AAA", "LIVE"]
     assert at.selectbox(key="symbol").value == "LIVE"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SENTINEL_LANGUAGE", "fr", "SENTINEL_LANGUAGE must be one of en, zh, not 'fr'"),
+        ("SENTINEL_REFRESH", "often", "SENTINEL_REFRESH must be a whole number of seconds, "
+         "not 'often'"),
+    ],
+)
+def test_invalid_settings_are_reported_in_english(
+    loaded: Database, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    at = render()
+
+    assert_no_traceback(at)
+    assert [e.value for e in at.error] == [f"The dashboard settings are invalid: {message}"]
+    assert at.title[0].value == "Sentinel market dashboard"
+    assert not at.metric

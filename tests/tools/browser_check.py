@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -394,6 +395,15 @@ def waiting(page: Page, screenshot: str, what: str, wait) -> None:
         ) from exc
 
 
+def open_page(browser, url: str) -> Page:
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        page.goto(url, timeout=TIMEOUT_MS)
+    except PlaywrightError as exc:
+        raise PageProblem(f"cannot open {url}: {str(exc).splitlines()[0]}") from exc
+    return page
+
+
 def wait_for_dashboard(page: Page, screenshot: str) -> None:
     metrics = page.get_by_test_id("stMetric")
     for label in FIGURES:
@@ -470,8 +480,7 @@ def read_page(url: str, screenshot: str) -> tuple[dict[str, str], list[list[str]
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.goto(url, timeout=TIMEOUT_MS)
+            page = open_page(browser, url)
             wait_for_dashboard(page, screenshot)
             seen = capture(page, screenshot)
         finally:
@@ -485,8 +494,7 @@ def watch(url: str, screenshot: str, seconds: float, interval: str, span: str) -
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.goto(url, timeout=TIMEOUT_MS)
+            page = open_page(browser, url)
             wait_for_dashboard(page, first_path)
             shown = {
                 "interval": pick(page, first_path, "interval", interval),

@@ -131,18 +131,20 @@ def _picked(name: str, options: list[str], default: str) -> int:
 
 
 def render() -> None:
-    config = None
-    text = labels.translator(settings.DEFAULT_LANGUAGE)
     try:
-        config = settings.load()
-        text = labels.translator(config.language)
-    except settings.SettingsError:
-        pass  # reported below, in English, once the page exists
+        config: settings.Settings | None = settings.load()
+        problem = None
+    except settings.SettingsError as exc:
+        config, problem = None, exc
+    # With settings that cannot be read, the page still speaks, in English.
+    text = labels.translator(config.language if config else settings.DEFAULT_LANGUAGE)
     st.set_page_config(page_title=text("page_title"), layout="wide")
     st.title(text("page_title"))
+    if config is None:
+        _fail(None, problem, text)
+        return
 
     try:
-        config = settings.load()
         newest = _symbols(config)
         if not newest:
             raise db.NoData(f"{config.target.describe()} holds no candles yet")
