@@ -342,7 +342,12 @@ def live(schema_db: Database, market_dir: Path) -> Database:
     return schema_db
 
 
-def test_failovers_show_on_chart_timeline_and_breaker_table(live: Database) -> None:
+# A session time zone far from UTC must not move anything: the axis says UTC.
+@pytest.mark.parametrize("session_zone", ["UTC", "Asia/Shanghai"])
+def test_failovers_show_on_chart_timeline_and_breaker_table(
+    live: Database, monkeypatch: pytest.MonkeyPatch, session_zone: str
+) -> None:
+    monkeypatch.setenv("PGTZ", session_zone)
     at = AppTest.from_file(PAGE, default_timeout=RUN_TIMEOUT)
     at.query_params.update({"interval": "1m", "range": "6h"})
     at.run()
@@ -368,6 +373,7 @@ def test_failovers_show_on_chart_timeline_and_breaker_table(live: Database) -> N
     assert [trace["name"] for trace in figure["data"][2:]] == [
         "served by HK-Primary", "served by JP-Backup"
     ]
+    assert figure["data"][0]["x"][-1][:19].replace("T", " ") == minute(89)
 
     timeline = chart(at, "health_timeline")
     down = next(trace for trace in timeline["data"] if trace["name"] == "down")

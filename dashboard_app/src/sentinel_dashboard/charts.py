@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -27,6 +27,11 @@ class Stretch:
     node: str
     start: datetime
     end: datetime
+
+
+def utc(moment: datetime) -> datetime:
+    """The moment in UTC: Plotly drops a time's offset and would show the session's zone."""
+    return moment.astimezone(UTC)
 
 
 def node_colours(nodes: Sequence[str]) -> dict[str, str]:
@@ -61,7 +66,7 @@ def candlestick(series: Series, *, title: str, text: Translate) -> go.Figure:
         row_heights=[0.75, 0.25],
     )
     buckets = series.buckets
-    times = [bucket.open_time for bucket in buckets]
+    times = [utc(bucket.open_time) for bucket in buckets]
     # Plotly draws floats; the exact Decimal figures stay in the metrics and the CLI.
     figure.add_trace(
         go.Candlestick(
@@ -94,8 +99,8 @@ def candlestick(series: Series, *, title: str, text: Translate) -> go.Figure:
     colours = node_colours([run.node for run in runs])
     for run in runs:
         figure.add_vrect(
-            x0=run.start,
-            x1=run.end,
+            x0=utc(run.start),
+            x1=utc(run.end),
             fillcolor=colours[run.node],
             opacity=0.12,
             line_width=0,
@@ -128,7 +133,7 @@ def candlestick(series: Series, *, title: str, text: Translate) -> go.Figure:
     figure.update_yaxes(title_text=text("price"), row=1, col=1)
     figure.update_yaxes(title_text=text("volume"), row=2, col=1)
     figure.update_xaxes(title_text=text("time_utc"), row=2, col=1)
-    figure.update_xaxes(range=[series.since, series.until])
+    figure.update_xaxes(range=[utc(series.since), utc(series.until)])
     return figure
 
 
@@ -145,12 +150,12 @@ def health_timeline(
             go.Bar(
                 orientation="h",
                 y=[run.node for run in mine],
-                base=[run.started for run in mine],
+                base=[utc(run.started) for run in mine],
                 # A single sample still gets a sliver, so a one-minute outage shows.
                 x=[max((run.ended - run.started).total_seconds(), 30) * 1000 for run in mine],
                 marker_color=colour,
                 name=text(state),
-                customdata=[[run.started, run.ended, run.samples] for run in mine],
+                customdata=[[utc(run.started), utc(run.ended), run.samples] for run in mine],
                 hovertemplate="%{y}: " + text(state)
                 + "<br>%{customdata[0]|%Y-%m-%d %H:%M} to %{customdata[1]|%H:%M} UTC"
                 + "<extra></extra>",
@@ -163,6 +168,6 @@ def health_timeline(
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
     )
-    figure.update_xaxes(type="date", range=[since, until], title_text=text("time_utc"))
+    figure.update_xaxes(type="date", range=[utc(since), utc(until)], title_text=text("time_utc"))
     figure.update_yaxes(autorange="reversed")
     return figure
