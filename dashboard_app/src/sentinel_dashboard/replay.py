@@ -42,6 +42,11 @@ LOCK_SQL = "SELECT pg_try_advisory_lock(hashtextextended('sentinel.replay:' || %
 STATE_SQL = """
 SELECT source, seed, clock_start, next_index FROM sentinel.replay_state WHERE symbol = %(symbol)s
 """
+TAKEN_SQL = """
+SELECT open_time FROM sentinel.candles
+WHERE symbol = %(symbol)s AND open_time >= %(since)s
+ORDER BY open_time LIMIT 1
+"""
 START_SQL = """
 INSERT INTO sentinel.replay_state (symbol, source, seed, clock_start, next_index)
 VALUES (%(symbol)s, %(source)s, %(seed)s, %(clock_start)s, 0)
@@ -230,6 +235,14 @@ def _start_or_resume(
     with conn.transaction():
         found = _position(conn, symbol)
         if found is None:
+            taken = conn.execute(TAKEN_SQL, {"symbol": symbol, "since": clock_start}).fetchone()
+            if taken is not None:
+                # Stored minutes win over replayed ones, so the replay would write
+                # health and breaker rows beside candles it did not deliver.
+                raise ReplayError(
+                    f"{symbol} already has candles from {taken[0]:%Y-%m-%d %H:%M}Z on, "
+                    "where the replay would write; replay under another symbol"
+                )
             conn.execute(
                 START_SQL,
                 {"symbol": symbol, "source": source, "seed": seed, "clock_start": clock_start},
