@@ -86,6 +86,7 @@ def expected_kpis(frame: pd.DataFrame, symbol: str, node: str, trips: int = 0) -
         "volume_24h": sum(window["volume"], Decimal(0)),
         "active_source": node,
         "breaker_trips_24h": trips,
+        "breaker_state": None,
         "open_24h": first_open,
         "high_24h": max(window["high"]),
         "low_24h": min(window["low"]),
@@ -120,7 +121,7 @@ def test_kpis_print_decimals_exactly(loaded: Database) -> None:
     assert done.stdout.startswith(
         '{"symbol": "BTCUSD", "as_of": "2023-03-21T23:59:00Z", "latest_price": 28194.93, '
         '"volume_24h": 9745.98873, "active_source": "HK-Primary", "breaker_trips_24h": 0, '
-        '"open_24h": 27818.34, "high_24h": 28500.0, "low_24h": 27406.01, '
+        '"breaker_state": null, "open_24h": 27818.34, "high_24h": 28500.0, "low_24h": 27406.01, '
         '"change_24h": 376.59, "change_24h_pct": 1.35, "age_seconds": '
     )
 

@@ -78,15 +78,17 @@ def assert_figures_match_cli(
     assert number(shown[words["volume_24h"]]) == expected["volume_24h"]
     assert shown[words["data_source"]] == expected["active_source"]
     assert int(shown[words["breaker_trips"]]) == expected["breaker_trips_24h"]
+    state = expected["breaker_state"]
+    assert shown[words["breaker_state"]] == (words[state] if state else "—")
     deltas = {metric.label: metric.proto.delta for metric in at.metric}
-    assert number(deltas[words["latest_price"]]) == expected["change_24h_pct"]
-    assert number(deltas[words["change_24h"]]) == expected["change_24h"]
+    assert number(deltas[words["latest_price"]]) == expected["change_24h"]
+    assert not deltas[words["change_24h"]]
     newest = datetime.fromisoformat(expected["as_of"]).strftime("%Y-%m-%d %H:%M:%S UTC")
     assert any(newest in caption.value for caption in at.caption)
 
 
 FIGURES = ("latest_price", "change_24h", "high_24h", "low_24h", "volume_24h", "data_source",
-           "breaker_trips")
+           "breaker_trips", "breaker_state")
 
 
 def test_page_figures_equal_the_cli(loaded: Database) -> None:
@@ -137,7 +139,9 @@ def test_node_health_without_samples_says_so(loaded: Database) -> None:
     rows = table(at, "Latency (ms)")
     assert [row["Node"] for row in rows] == ["HK-Primary"]
     assert [row["Last BTCUSD candle"] for row in rows] == ["2023-03-21 23:59:00 UTC"]
-    assert "The circuit breaker has not changed state." in [info.value for info in at.info]
+    assert "No circuit-breaker state changes up to the newest candle." in [
+        info.value for info in at.info
+    ]
 
 
 def test_node_health_shows_latest_sample(loaded: Database) -> None:
@@ -308,7 +312,7 @@ def test_freshness_boundary() -> None:
     from sentinel_dashboard import market
 
     as_of = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-    figures = market.Kpis("X", as_of, *[Decimal(1)] * 2, "n", 0, *[Decimal(1)] * 5, 0)
+    figures = market.Kpis("X", as_of, *[Decimal(1)] * 2, "n", 0, None, *[Decimal(1)] * 5, 0)
     limit = timedelta(seconds=120)
 
     def stale(after: timedelta) -> bool:
@@ -414,7 +418,7 @@ def test_picks_survive_a_rerun_and_the_address_opens_them(live: Database) -> Non
     at.run()  # what the refresh timer does, with new data in the table
 
     assert (at.selectbox(key="interval").value, at.selectbox(key="range").value) == ("4h", "7d")
-    assert metrics(at)["Latest price"] == "100.5"
+    assert metrics(at)["Latest price"] == "100.50"
     assert [at.query_params[name] for name in ("symbol", "interval", "range")] == [
         "LIVE", "4h", "7d"
     ]
@@ -439,6 +443,7 @@ def test_chinese_labels(loaded: Database, monkeypatch: pytest.MonkeyPatch) -> No
     assert_figures_match_cli(at, loaded, "BTCUSD", LABELS["zh"])
     assert at.selectbox(key="range").format_func("all") == "全部"
     assert at.selectbox(key="range").format_func("7d") == "7 天"
+    assert at.selectbox(key="range").format_func("24h") == "24 小时"
     [warning] = [w.value for w in at.warning]
     assert warning.startswith("数据已过期：最新 K 线距今 ")  # noqa: RUF001 - Chinese punctuation
     assert list(table(at, LABELS["zh"]["latency"])[0]) == [
@@ -494,3 +499,20 @@ def test_invalid_settings_are_reported_in_english(
     assert [e.value for e in at.error] == [f"The dashboard settings are invalid: {message}"]
     assert at.title[0].value == "Sentinel market dashboard"
     assert not at.metric
+
+
+def test_figures_are_shown_at_their_own_precision(schema_db: Database) -> None:
+    with schema_db.connect() as conn:
+        conn.execute(
+            "INSERT INTO sentinel.candles (symbol, open_time, open, high, low, close, volume,"
+            " node) VALUES ('X', '2026-01-01 00:00+00', 28000.0, 28500.0, 0.00001234,"
+            " 27999.5, 793.228020, 'HK-Primary')"
+        )
+
+    shown = metrics(render())
+
+    # Cents at least, every digit the data has, no trailing zeros beyond the cents.
+    assert shown["Latest price"] == "27,999.50"
+    assert shown["24h high"] == "28,500.00"
+    assert shown["24h low"] == "0.00001234"
+    assert shown["24h volume"] == "793.22802"

@@ -4,12 +4,11 @@
     python tests/tools/browser_check.py URL --screenshot FILE --watch SECONDS
                                         [--interval 1m] [--range 6h]
 
-Without --watch: waits for the seven figures and the candlestick chart, saves a
+Without --watch: waits for the eight figures and the candlestick chart, saves a
 full-page screenshot to FILE, and exits 1 when something is missing. With --kpis
 (the output of `sentinel-dashboard kpis --json`), every figure on the page must
 equal the command's value, to the precision the page shows it with; so must the
-two deltas (the 24 h change percent under "Latest price", the absolute change
-under "24h change").
+delta under "Latest price" (the absolute 24 h change).
 
 With --watch (the live page): loads URL, waits for the page, then picks
 --interval and --range through the pickers as a user does (opens the selectbox,
@@ -64,9 +63,10 @@ FIGURES = {
     "24h volume": "volume_24h",
     "Data source": "active_source",
     "Breaker trips (24h)": "breaker_trips_24h",
+    "Breaker state": "breaker_state",
 }
-TEXT_FIGURES = {"active_source"}
-DELTAS = {"Latest price": "change_24h_pct", "24h change": "change_24h"}
+TEXT_FIGURES = {"active_source", "breaker_state"}
+DELTAS = {"Latest price": "change_24h"}
 # Address parameter -> the picker's label.
 PICKERS = {"symbol": "Symbol", "interval": "Candle interval", "range": "Time range"}
 INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3_600, "4h": 14_400, "1d": 86_400}
@@ -222,6 +222,11 @@ def differs(label: str, shown: str, expected: Any) -> str | None:
     return None
 
 
+def shown_text(value: str | None) -> str:
+    """How the page writes a text figure: half_open as half-open, nothing as a dash."""
+    return "—" if value is None else value.replace("_", "-")
+
+
 def problems_with(
     shown: dict[str, str],
     traces: list[list[str]],
@@ -237,7 +242,7 @@ def problems_with(
         if label not in shown:
             continue
         if key in TEXT_FIGURES:
-            if shown[label] != kpis[key]:
+            if shown[label] != shown_text(kpis[key]):
                 problems.append(f"{label}: page shows {shown[label]!r}, kpis say {kpis[key]!r}")
             continue
         problem = differs(label, shown[label], kpis[key])

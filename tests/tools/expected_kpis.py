@@ -64,6 +64,7 @@ def expected_kpis(
         # Breaker events in the lab and the scenario come from the replay, stamped
         # from now on: none falls in a loaded file's last day.
         "breaker_trips_24h": 0,
+        "breaker_state": None,
         "open_24h": first_open,
         "high_24h": max(Decimal(v) for v in window["high"]),
         "low_24h": min(Decimal(v) for v in window["low"]),

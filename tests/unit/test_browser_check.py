@@ -25,6 +25,7 @@ KPIS = {
     "volume_24h": Decimal("9745.98873"),
     "active_source": "HK-Primary",
     "breaker_trips_24h": 0,
+    "breaker_state": "half_open",
 }
 SHOWN = {
     "Latest price": "28,194.93",
@@ -34,8 +35,9 @@ SHOWN = {
     "24h volume": "9,745.98873",
     "Data source": "HK-Primary",
     "Breaker trips (24h)": "0",
+    "Breaker state": "half-open",
 }
-DELTAS = {"Latest price": "+1.35%", "24h change": "+376.59"}
+DELTAS = {"Latest price": "+376.59"}
 PLOTS = [["candlestick", "bar", "scatter"], ["bar", "bar"]]
 PICKS = {"symbol": "BTCUSDT", "interval": "1m", "range": "6h"}
 
@@ -89,7 +91,7 @@ def test_a_text_without_a_number_is_refused():
         browser_check.shown_number("HK-Primary")
 
 
-def test_the_seven_figures_and_both_deltas_agree_with_the_kpis():
+def test_the_eight_figures_and_the_delta_agree_with_the_kpis():
     assert browser_check.problems_with(SHOWN, PLOTS, KPIS, DELTAS) == []
 
 
@@ -98,9 +100,10 @@ def test_the_change_is_compared_as_a_percent_at_its_shown_precision():
     assert browser_check.problems_with(SHOWN, PLOTS, close_enough, DELTAS) == []
     too_far = {**KPIS, "change_24h_pct": Decimal("1.36")}
     problems = browser_check.problems_with(SHOWN, PLOTS, too_far, DELTAS)
-    assert problems == [
-        "24h change: page shows '+1.35%', kpis say 1.36",
-        "Latest price delta: page shows '+1.35%', kpis say 1.36",
+    assert problems == ["24h change: page shows '+1.35%', kpis say 1.36"]
+    off_by_a_cent = {**KPIS, "change_24h": Decimal("376.60")}
+    assert browser_check.problems_with(SHOWN, PLOTS, off_by_a_cent, DELTAS) == [
+        "Latest price delta: page shows '+376.59', kpis say 376.60"
     ]
 
 
@@ -113,16 +116,17 @@ def test_a_change_of_the_wrong_sign_is_caught():
 
 def test_missing_figures_deltas_and_chart_are_named():
     shown = {label: value for label, value in SHOWN.items() if label != "24h low"}
-    problems = browser_check.problems_with(shown, [["bar"]], KPIS, {"Latest price": "+1.35%"})
+    problems = browser_check.problems_with(shown, [["bar"]], KPIS, {})
     assert "figure '24h low' is not on the page" in problems
     assert any(p.startswith("no candlestick chart") for p in problems)
-    assert "24h change: no delta under the figure (kpis say change_24h 376.59)" in problems
+    assert "Latest price: no delta under the figure (kpis say change_24h 376.59)" in problems
 
 
-def test_the_data_source_is_compared_as_text():
-    other = {**KPIS, "active_source": "JP-Backup"}
+def test_the_data_source_and_breaker_state_are_compared_as_text():
+    other = {**KPIS, "active_source": "JP-Backup", "breaker_state": None}
     assert browser_check.problems_with(SHOWN, PLOTS, other, DELTAS) == [
-        "Data source: page shows 'HK-Primary', kpis say 'JP-Backup'"
+        "Data source: page shows 'HK-Primary', kpis say 'JP-Backup'",
+        "Breaker state: page shows 'half-open', kpis say None",
     ]
 
 

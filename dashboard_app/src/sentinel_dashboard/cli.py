@@ -187,9 +187,16 @@ def _replay(conn: psycopg.Connection, args: argparse.Namespace) -> replay.Replay
     )
 
 
+# Streamlit's default red would make a focused picker look like an error; the
+# chart's HK-Primary blue instead, unless the caller sets a theme colour itself.
+DEFAULT_THEME = ["--theme.primaryColor=#1f77b4"]
+
+
 def _serve(streamlit_args: list[str]) -> int:
     page = resources.files("sentinel_dashboard").joinpath("page.py")
-    argv = [sys.executable, "-m", "streamlit", "run", str(page), *streamlit_args]
+    themed = any(arg.startswith("--theme.") for arg in streamlit_args)
+    extra = [] if themed else DEFAULT_THEME
+    argv = [sys.executable, "-m", "streamlit", "run", str(page), *extra, *streamlit_args]
     log.info("exec %s", " ".join(argv))
     os.execv(sys.executable, argv)  # noqa: S606 - fixed interpreter, no shell
     return 0  # not reached

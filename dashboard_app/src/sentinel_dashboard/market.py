@@ -85,7 +85,12 @@ SELECT
      FROM sentinel.breaker_events b
      WHERE b.to_state = 'open'
        AND b.changed_at > n.open_time - interval '24 hours'
-       AND b.changed_at <= n.open_time) AS breaker_trips_24h
+       AND b.changed_at <= n.open_time) AS breaker_trips_24h,
+    (SELECT b.to_state
+     FROM sentinel.breaker_events b
+     WHERE b.changed_at <= n.open_time
+     ORDER BY b.changed_at DESC, b.id DESC
+     LIMIT 1) AS breaker_state
 FROM newest n, day d
 """
 
@@ -177,6 +182,7 @@ class Kpis:
     volume_24h: Decimal
     active_source: str
     breaker_trips_24h: int
+    breaker_state: str | None  # after the newest change up to as_of; None: never changed
     open_24h: Decimal
     high_24h: Decimal
     low_24h: Decimal
@@ -407,3 +413,33 @@ def breaker_changes(
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(BREAKER_SQL, {"until": until, "limit": limit}).fetchall()
     return [BreakerChange(**row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the live page shows, read in one transaction so that it agrees."""
+
+    kpis: Kpis
+    series: Series
+    nodes: list[NodeStatus]
+    runs: list[StateRun]
+    changes: list[BreakerChange]
+
+
+SNAPSHOT_SQL = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+
+
+def snapshot(
+    conn: psycopg.Connection, symbol: str, interval: str, range_name: str, breaker_rows: int = 20
+) -> Snapshot:
+    with conn.transaction():
+        conn.execute(SNAPSHOT_SQL)
+        figures = kpis(conn, symbol)
+        series = candles(conn, symbol, interval, range_name)
+        return Snapshot(
+            kpis=figures,
+            series=series,
+            nodes=node_overview(conn, symbol),
+            runs=health_runs(conn, series.since, series.until),
+            changes=breaker_changes(conn, figures.as_of, breaker_rows),
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -33,6 +34,8 @@ def _configure_logging() -> None:
 _configure_logging()
 
 DEFAULT_INTERVAL = "5m"
+# Prices show at least cents, as exchanges quote them; more when the data has more.
+PRICE_PLACES = 2
 DEFAULT_RANGE = "24h"
 BREAKER_ROWS = 20
 
@@ -79,30 +82,10 @@ def _symbols(config: settings.Settings) -> dict[str, datetime]:
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _kpis(config: settings.Settings, symbol: str) -> market.Kpis:
-    return _query(config, market.kpis, symbol)
-
-
-@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _candles(config: settings.Settings, symbol: str, interval: str, span: str) -> market.Series:
-    return _query(config, market.candles, symbol, interval, span)
-
-
-@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _nodes(config: settings.Settings, symbol: str) -> list[market.NodeStatus]:
-    return _query(config, market.node_overview, symbol)
-
-
-@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _health_runs(
-    config: settings.Settings, since: datetime, until: datetime
-) -> list[market.StateRun]:
-    return _query(config, market.health_runs, since, until)
-
-
-@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _breaker_changes(config: settings.Settings, until: datetime) -> list[market.BreakerChange]:
-    return _query(config, market.breaker_changes, until, BREAKER_ROWS)
+def _snapshot(
+    config: settings.Settings, symbol: str, interval: str, span: str
+) -> market.Snapshot:
+    return _query(config, market.snapshot, symbol, interval, span, BREAKER_ROWS)
 
 
 def _fail(config: settings.Settings | None, exc: Exception, text: labels.Translate) -> None:
@@ -119,8 +102,7 @@ def _when(moment: datetime | None) -> str:
 
 
 def _range_label(span: str, text: labels.Translate) -> str:
-    reach = market.RANGES[span]
-    return text("range_all") if reach is None else labels.duration(reach.total_seconds(), text)
+    return text(f"range_{span}")
 
 
 def _picked(name: str, options: list[str], default: str) -> int:
@@ -193,14 +175,11 @@ def _live(
     config: settings.Settings, symbol: str, interval: str, span: str, text: labels.Translate
 ) -> None:
     try:
-        figures = _kpis(config, symbol)
-        series = _candles(config, symbol, interval, span)
-        statuses = _nodes(config, symbol)
-        runs = _health_runs(config, series.since, series.until)
-        changes = _breaker_changes(config, figures.as_of)
+        shown = _snapshot(config, symbol, interval, span)
     except Exception as exc:  # the page reports every failure plainly and stops
         _fail(config, exc, text)
         return
+    figures, series = shown.kpis, shown.series
 
     _freshness(config, figures, text)
     _figures(figures, text)
@@ -212,17 +191,17 @@ def _live(
     st.plotly_chart(charts.candlestick(series, title=title, text=text), key="candles_chart")
 
     st.subheader(text("nodes"))
-    _nodes_table(statuses, symbol, text)
-    if runs:
+    _nodes_table(shown.nodes, symbol, text)
+    if shown.runs:
         timeline = charts.health_timeline(
-            runs, since=series.since, until=series.until, text=text
+            shown.runs, since=series.since, until=series.until, text=text
         )
         st.plotly_chart(timeline, key="health_timeline")
-    elif any(status.state for status in statuses):
+    elif any(status.state for status in shown.nodes):
         st.caption(text("no_health_in_range"))
 
     st.subheader(text("breaker"))
-    _breaker_table(changes, text)
+    _breaker_table(shown.changes, text)
 
 
 def _freshness(config: settings.Settings, figures: market.Kpis, text: labels.Translate) -> None:
@@ -239,18 +218,27 @@ def _freshness(config: settings.Settings, figures: market.Kpis, text: labels.Tra
         st.info(text("ahead", age=age))
 
 
+def _amount(value: Decimal, *, places: int = 0, sign: bool = False) -> str:
+    """A figure with thousands separators, no trailing zeros, at least `places` decimals."""
+    exact = value.normalize()
+    if -exact.as_tuple().exponent < places:  # type: ignore[operator]
+        exact = exact.quantize(Decimal(1).scaleb(-places))
+    return f"{exact:{'+' if sign else ''},f}"
+
+
 def _figures(figures: market.Kpis, text: labels.Translate) -> None:
     price, change, high, low = st.columns(4)
-    price.metric(text("latest_price"), f"{figures.latest_price:,}",
-                 delta=f"{figures.change_24h_pct:+}%")
-    change.metric(text("change_24h"), f"{figures.change_24h_pct:+}%",
-                  delta=f"{figures.change_24h:+,}", delta_color="off")
-    high.metric(text("high_24h"), f"{figures.high_24h:,}")
-    low.metric(text("low_24h"), f"{figures.low_24h:,}")
-    volume, source, trips, _spare = st.columns(4)
-    volume.metric(text("volume_24h"), f"{figures.volume_24h:,}")
+    price.metric(text("latest_price"), _amount(figures.latest_price, places=PRICE_PLACES),
+                 delta=_amount(figures.change_24h, places=PRICE_PLACES, sign=True))
+    change.metric(text("change_24h"), f"{figures.change_24h_pct:+}%")
+    high.metric(text("high_24h"), _amount(figures.high_24h, places=PRICE_PLACES))
+    low.metric(text("low_24h"), _amount(figures.low_24h, places=PRICE_PLACES))
+    volume, source, trips, breaker = st.columns(4)
+    volume.metric(text("volume_24h"), _amount(figures.volume_24h))
     source.metric(text("data_source"), figures.active_source)
     trips.metric(text("breaker_trips"), figures.breaker_trips_24h)
+    state = figures.breaker_state
+    breaker.metric(text("breaker_state"), text(state) if state else "—")
 
 
 def _nodes_table(
