@@ -46,28 +46,24 @@ def run_replay(database: Database, source: Path, *args: str) -> dict:
     )
 
 
-def candles(database: Database) -> list[tuple]:
+def rows(database: Database, query: str) -> list[tuple]:
     with database.connect() as conn:
-        return conn.execute(
-            "SELECT open_time, open, high, low, close, volume, node FROM sentinel.candles"
-            " WHERE symbol = 'LIVE' ORDER BY open_time"
-        ).fetchall()
+        return conn.execute(query).fetchall()
+
+
+def candles(database: Database) -> list[tuple]:
+    return rows(database, "SELECT open_time, open, high, low, close, volume, node"
+                          " FROM sentinel.candles WHERE symbol = 'LIVE' ORDER BY open_time")
 
 
 def health(database: Database) -> list[tuple]:
-    with database.connect() as conn:
-        return conn.execute(
-            "SELECT observed_at, node, state, latency_ms, last_error FROM sentinel.node_health"
-            " ORDER BY observed_at, node"
-        ).fetchall()
+    return rows(database, "SELECT observed_at, node, state, latency_ms, last_error"
+                          " FROM sentinel.node_health ORDER BY observed_at, node")
 
 
 def breaker(database: Database) -> list[tuple]:
-    with database.connect() as conn:
-        return conn.execute(
-            "SELECT changed_at, node, from_state, to_state, reason FROM sentinel.breaker_events"
-            " ORDER BY id"
-        ).fetchall()
+    return rows(database, "SELECT changed_at, node, from_state, to_state, reason"
+                          " FROM sentinel.breaker_events ORDER BY id")
 
 
 def test_first_outage_of_seed_7() -> None:

@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -119,34 +119,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= market.MAX_BUCKETS:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {market.MAX_BUCKETS}")
-    return value
+def _number_in(
+    kind: type[int] | type[float], low: float, high: float | None, unit: str = ""
+) -> Callable[[str], Any]:
+    """An argparse type: a number of `kind` in [low, high], said in plain words if not."""
+    noun = "a whole number" if kind is int else "a number"
+    bounds = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+    message = f"must be {bounds}{unit}"
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {noun}: {text!r}") from None
+        # NaN fails both comparisons, so it is refused here too.
+        if not (value >= low and (high is None or value <= high)):
+            raise argparse.ArgumentTypeError(message)
+        return value
+
+    return parse
 
 
-def _speed(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 1000 or value != value:
-        raise argparse.ArgumentTypeError("must be between 0 and 1000 candles a second")
-    return value
-
-
-def _minutes(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+_limit = _number_in(int, 1, market.MAX_BUCKETS)
+_speed = _number_in(float, 0, 1000, " candles a second")
+_minutes = _number_in(int, 1, None)
 
 
 def _minute_time(text: str) -> datetime:
