@@ -225,15 +225,26 @@ def test_a_second_writer_for_one_symbol_is_refused(schema_db: Database, source: 
     assert second.stderr == "sentinel-dashboard: error: another replay is already writing LIVE\n"
 
 
-def test_resuming_with_another_seed_is_refused(schema_db: Database, source: Path) -> None:
+@pytest.mark.parametrize(
+    "change", [("--seed", "8"), ("--failover-every", "5"), ("--file", "other")]
+)
+def test_resuming_with_another_story_is_refused(
+    schema_db: Database, source: Path, tmp_path: Path, change: tuple[str, str]
+) -> None:
     run_replay(schema_db, source, "--speed", "0", "--count", "3")
+    other = tmp_path / "other.csv"
+    other.write_bytes(source.read_bytes())
+    args = {"--seed": "7", "--failover-every": "20", "--file": str(source)}
+    args[change[0]] = str(other) if change[0] == "--file" else change[1]
 
-    done = schema_db.cli("replay", "--symbol", "LIVE", "--file", source, "--seed", "8")
+    done = schema_db.cli("replay", "--symbol", "LIVE", "--count", "1",
+                         *[part for pair in args.items() for part in pair])
 
     assert done.returncode == 1
     assert done.stderr == (
         f"sentinel-dashboard: error: the replay of LIVE was started from {BTCUSDT_FILE} with "
-        "seed 7; resume it with those, or replay under another symbol\n"
+        "seed 7 and an outage every 20 minutes or so; resume it with those, or replay under "
+        "another symbol\n"
     )
     assert len(candles(schema_db)) == 3
 

@@ -40,7 +40,8 @@ HALF_OPEN = "half_open"
 LOCK_SQL = "SELECT pg_try_advisory_lock(hashtextextended('sentinel.replay:' || %(symbol)s, 0))"
 
 STATE_SQL = """
-SELECT source, seed, clock_start, next_index FROM sentinel.replay_state WHERE symbol = %(symbol)s
+SELECT source, seed, mean_healthy, clock_start, next_index
+FROM sentinel.replay_state WHERE symbol = %(symbol)s
 """
 TAKEN_SQL = """
 SELECT open_time FROM sentinel.candles
@@ -48,8 +49,8 @@ WHERE symbol = %(symbol)s AND open_time >= %(since)s
 ORDER BY open_time LIMIT 1
 """
 START_SQL = """
-INSERT INTO sentinel.replay_state (symbol, source, seed, clock_start, next_index)
-VALUES (%(symbol)s, %(source)s, %(seed)s, %(clock_start)s, 0)
+INSERT INTO sentinel.replay_state (symbol, source, seed, mean_healthy, clock_start, next_index)
+VALUES (%(symbol)s, %(source)s, %(seed)s, %(mean_healthy)s, %(clock_start)s, 0)
 """
 ADVANCE_SQL = """
 UPDATE sentinel.replay_state SET next_index = %(next_index)s, updated_at = now()
@@ -204,6 +205,7 @@ def simulate(seed: int, index: int, *, mean_healthy: int = 20) -> Minute:
 class Position:
     source: str
     seed: int
+    mean_healthy: int
     clock_start: datetime
     next_index: int
 
@@ -230,12 +232,15 @@ def _position(conn: psycopg.Connection, symbol: str) -> Position | None:
 
 
 def _start_or_resume(
-    conn: psycopg.Connection, symbol: str, source: str, seed: int, clock_start: datetime
+    conn: psycopg.Connection, symbol: str, story: Position
 ) -> Position:
+    """The replay's position: `story` for a new replay, the stored one otherwise."""
     with conn.transaction():
         found = _position(conn, symbol)
         if found is None:
-            taken = conn.execute(TAKEN_SQL, {"symbol": symbol, "since": clock_start}).fetchone()
+            taken = conn.execute(
+                TAKEN_SQL, {"symbol": symbol, "since": story.clock_start}
+            ).fetchone()
             if taken is not None:
                 # Stored minutes win over replayed ones, so the replay would write
                 # health and breaker rows beside candles it did not deliver.
@@ -243,15 +248,16 @@ def _start_or_resume(
                     f"{symbol} already has candles from {taken[0]:%Y-%m-%d %H:%M}Z on, "
                     "where the replay would write; replay under another symbol"
                 )
-            conn.execute(
-                START_SQL,
-                {"symbol": symbol, "source": source, "seed": seed, "clock_start": clock_start},
-            )
-            return Position(source, seed, clock_start, 0)
-    if (found.source, found.seed) != (source, seed):
+            conn.execute(START_SQL, {"symbol": symbol, **vars(story)})
+            return story
+    # Another file, seed or outage rate would tell another story from the middle on.
+    if (found.source, found.seed, found.mean_healthy) != (
+        story.source, story.seed, story.mean_healthy
+    ):
         raise ReplayError(
-            f"the replay of {symbol} was started from {found.source} with seed {found.seed}; "
-            "resume it with those, or replay under another symbol"
+            f"the replay of {symbol} was started from {found.source} with seed {found.seed} "
+            f"and an outage every {found.mean_healthy} minutes or so; resume it with those, "
+            "or replay under another symbol"
         )
     return found
 
@@ -336,7 +342,9 @@ def run(
         raise ReplayError(f"another replay is already writing {symbol}")
 
     position = _start_or_resume(
-        conn, symbol, source.name, seed, clock_start or present_minute()
+        conn,
+        symbol,
+        Position(source.name, seed, mean_healthy, clock_start or present_minute(), 0),
     )
     if clock_start is not None and clock_start != position.clock_start:
         raise ReplayError(

@@ -5,6 +5,7 @@ CREATE TABLE sentinel.replay_state (
     symbol      text        PRIMARY KEY,
     source      text        NOT NULL,
     seed        bigint      NOT NULL,
+    mean_healthy integer    NOT NULL CHECK (mean_healthy > 0),
     clock_start timestamptz NOT NULL,
     next_index  bigint      NOT NULL CHECK (next_index >= 0),
     updated_at  timestamptz NOT NULL DEFAULT now(),
