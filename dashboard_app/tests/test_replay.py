@@ -310,14 +310,11 @@ def test_breaker_command_lists_the_newest_changes_first(
     assert len(schema_db.cli_json("breaker")) == len(SEED_7_TRANSITIONS)
 
 
-def test_a_new_replay_never_writes_over_stored_candles(
-    schema_db: Database, source: Path
-) -> None:
+def test_a_new_replay_never_joins_stored_candles(schema_db: Database, source: Path) -> None:
     with schema_db.connect() as conn:
         conn.execute(
             "INSERT INTO sentinel.candles (symbol, open_time, open, high, low, close, volume,"
-            " node) VALUES ('LIVE', %s, 1, 1, 1, 1, 1, 'HK-Primary')",
-            (START + 5 * MINUTE,),
+            " node) VALUES ('LIVE', '2023-03-01 00:00+00', 1, 1, 1, 1, 1, 'HK-Primary')"
         )
 
     done = schema_db.cli("replay", "--symbol", "LIVE", "--file", source,
@@ -325,12 +322,21 @@ def test_a_new_replay_never_writes_over_stored_candles(
 
     assert done.returncode == 1
     assert done.stderr == (
-        "sentinel-dashboard: error: LIVE already has candles from 2026-01-05 09:05Z on, "
-        "where the replay would write; replay under another symbol\n"
+        "sentinel-dashboard: error: LIVE already has candles (from 2023-03-01 00:00Z); "
+        "replay under a symbol of its own\n"
     )
     assert (schema_db.count("candles"), schema_db.count("node_health"),
             schema_db.count("replay_state")) == (1, 0, 0)
-    # Candles before the clock starts are history and do not stand in the way.
-    later = (START + 6 * MINUTE).isoformat()
-    assert schema_db.cli_json("replay", "--symbol", "LIVE", "--file", source, "--start", later,
-                              "--speed", "0", "--count", "2")["written"] == 2
+
+
+def test_one_database_takes_one_replay(schema_db: Database, source: Path) -> None:
+    run_replay(schema_db, source, "--speed", "0", "--count", "3")
+
+    done = schema_db.cli("replay", "--symbol", "OTHER", "--file", source, "--count", "3")
+
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        "sentinel-dashboard: error: LIVE has been replayed into this database; node health "
+        "and breaker events are shared by all symbols"
+    )
+    assert schema_db.count("node_health") == 6

@@ -44,9 +44,10 @@ SELECT source, seed, mean_healthy, clock_start, next_index
 FROM sentinel.replay_state WHERE symbol = %(symbol)s
 """
 TAKEN_SQL = """
-SELECT open_time FROM sentinel.candles
-WHERE symbol = %(symbol)s AND open_time >= %(since)s
-ORDER BY open_time LIMIT 1
+SELECT open_time FROM sentinel.candles WHERE symbol = %(symbol)s ORDER BY open_time LIMIT 1
+"""
+OTHER_REPLAY_SQL = """
+SELECT symbol FROM sentinel.replay_state WHERE symbol <> %(symbol)s ORDER BY symbol LIMIT 1
 """
 START_SQL = """
 INSERT INTO sentinel.replay_state (symbol, source, seed, mean_healthy, clock_start, next_index)
@@ -238,15 +239,21 @@ def _start_or_resume(
     with conn.transaction():
         found = _position(conn, symbol)
         if found is None:
-            taken = conn.execute(
-                TAKEN_SQL, {"symbol": symbol, "since": story.clock_start}
-            ).fetchone()
+            taken = conn.execute(TAKEN_SQL, {"symbol": symbol}).fetchone()
             if taken is not None:
-                # Stored minutes win over replayed ones, so the replay would write
-                # health and breaker rows beside candles it did not deliver.
+                # Replayed minutes beside real ones would make old data look live.
                 raise ReplayError(
-                    f"{symbol} already has candles from {taken[0]:%Y-%m-%d %H:%M}Z on, "
-                    "where the replay would write; replay under another symbol"
+                    f"{symbol} already has candles (from {taken[0]:%Y-%m-%d %H:%M}Z); "
+                    "replay under a symbol of its own"
+                )
+            other = conn.execute(OTHER_REPLAY_SQL, {"symbol": symbol}).fetchone()
+            if other is not None:
+                # Node health and breaker events carry no symbol: two stories would
+                # interleave in them.
+                raise ReplayError(
+                    f"{other[0]} has been replayed into this database; node health and "
+                    "breaker events are shared by all symbols, so one database takes one "
+                    "replay (resume that one, or start over in an empty database)"
                 )
             conn.execute(START_SQL, {"symbol": symbol, **vars(story)})
             return story
