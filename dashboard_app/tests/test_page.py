@@ -312,16 +312,19 @@ def test_freshness_boundary() -> None:
     from sentinel_dashboard import market
 
     as_of = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-    figures = market.Kpis("X", as_of, *[Decimal(1)] * 2, "n", 0, None, *[Decimal(1)] * 5, 0)
     limit = timedelta(seconds=120)
 
-    def stale(after: timedelta) -> bool:
+    def stale(after: timedelta, arrived: timedelta = timedelta(0)) -> bool:
+        figures = market.Kpis("X", as_of, as_of + arrived, *[Decimal(1)] * 2, "n", 0, None,
+                              *[Decimal(1)] * 5, 0, 0)
         return market.freshness(figures, limit, now=as_of + after).stale
 
     assert not stale(timedelta(seconds=120))
     assert stale(timedelta(seconds=120, microseconds=1))
-    assert not stale(timedelta(seconds=-5))
-    assert market.freshness(figures, limit, now=as_of - timedelta(seconds=5)).ahead
+    assert not stale(timedelta(seconds=-5), arrived=timedelta(seconds=-5))
+    # Stamped ahead of the clock, but written more than the limit ago: stopped.
+    assert not stale(timedelta(hours=-3), arrived=timedelta(hours=-3, seconds=-120))
+    assert stale(timedelta(hours=-3), arrived=timedelta(hours=-3, seconds=-121))
 
 
 def test_candles_ahead_of_the_clock_are_said_not_stale(schema_db: Database) -> None:
@@ -334,6 +337,20 @@ def test_candles_ahead_of_the_clock_are_said_not_stale(schema_db: Database) -> N
     assert stale_warnings(at) == []
     [info] = [i.value for i in at.info if "ahead" in i.value]
     assert info.startswith("The newest candle is 1 h 59 min ahead of this server's clock")
+
+
+def test_a_feed_ahead_of_the_clock_that_stopped_is_stale(schema_db: Database) -> None:
+    ahead = replay.present_minute() + timedelta(hours=2)
+    add_candles(schema_db, "FAST", [ahead])
+    with schema_db.connect() as conn:
+        conn.execute("UPDATE sentinel.candles SET ingested_at = now() - interval '10 minutes'")
+
+    at = render()
+
+    assert_no_traceback(at)
+    [warning] = [w.value for w in at.warning]
+    assert warning.startswith("Stale data: no candle has arrived for 10 min ")
+    assert not [i.value for i in at.info if "ahead" in i.value]
 
 
 @pytest.fixture

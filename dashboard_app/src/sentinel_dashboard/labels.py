@@ -30,6 +30,10 @@ LABELS: dict[str, dict[str, str]] = {
             "Stale data: the newest candle is {age} old, more than the {limit} allowed. "
             "The feed pipeline may have stopped; the market is not necessarily quiet."
         ),
+        "stale_arrival": (
+            "Stale data: no candle has arrived for {silence}, more than the {limit} "
+            "allowed. The feed pipeline may have stopped; the market is not necessarily quiet."
+        ),
         "ahead": (
             "The newest candle is {age} ahead of this server's clock: a replay running "
             "faster than real time, or a feed node whose clock is wrong."
@@ -98,6 +102,10 @@ LABELS: dict[str, dict[str, str]] = {
             "数据已过期：最新 K 线距今 {age}，超过允许的 {limit}。"
             "可能是数据管道已停止，而不是行情平静。"
         ),
+        "stale_arrival": (
+            "数据已过期：已有 {silence} 没有新的 K 线到达，超过允许的 {limit}。"
+            "可能是数据管道已停止，而不是行情平静。"
+        ),
         "ahead": (
             "最新 K 线比本服务器时钟超前 {age}：回放速度快于真实时间，或某个节点的时钟有误。"
         ),
@@ -158,15 +166,13 @@ def translator(language: str) -> Translate:
 
 
 def duration(seconds: float, text: Translate) -> str:
-    """A span as its two largest units, e.g. 1 h 5 min or 42 s."""
+    """A span as its largest unit and the next, e.g. 1 h 5 min, 2 min 0 s or 42 s."""
     total = int(abs(seconds))
     days, rest = divmod(total, 86_400)
     hours, rest = divmod(rest, 3_600)
     minutes, secs = divmod(rest, 60)
-    parts = [
-        text(unit, n=amount)
-        for unit, amount in (("days", days), ("hours", hours), ("minutes", minutes),
-                             ("seconds", secs))
-        if amount
-    ]
-    return " ".join(parts[:2]) or text("seconds", n=0)
+    units = (("days", days), ("hours", hours), ("minutes", minutes), ("seconds", secs))
+    # The largest unit present and the one right below it, even at zero: "7 h 0 min",
+    # never "7 h 49 s".
+    first = next((i for i, (_unit, amount) in enumerate(units) if amount), len(units) - 1)
+    return " ".join(text(unit, n=amount) for unit, amount in units[first:first + 2])

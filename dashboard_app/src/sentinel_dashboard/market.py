@@ -57,7 +57,7 @@ ORDER BY symbol
 # The window is (as_of - 24 h, as_of]: by time, so missing minutes do not stretch it.
 KPIS_SQL = """
 WITH newest AS (
-    SELECT open_time, close, node
+    SELECT open_time, close, node, ingested_at
     FROM sentinel.candles
     WHERE symbol = %(symbol)s
     ORDER BY open_time DESC
@@ -75,6 +75,7 @@ day AS (
 )
 SELECT
     n.open_time AS as_of,
+    n.ingested_at AS arrived_at,
     n.close AS latest_price,
     n.node AS active_source,
     d.volume_24h,
@@ -178,6 +179,7 @@ LIMIT %(limit)s
 class Kpis:
     symbol: str
     as_of: datetime
+    arrived_at: datetime  # when the newest candle was written
     latest_price: Decimal
     volume_24h: Decimal
     active_source: str
@@ -189,22 +191,27 @@ class Kpis:
     change_24h: Decimal
     change_24h_pct: Decimal
     age_seconds: int
+    arrival_age_seconds: int
 
     def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "as_of": iso_utc(self.as_of)}
+        return {**asdict(self), "as_of": iso_utc(self.as_of),
+                "arrived_at": iso_utc(self.arrived_at)}
 
 
 @dataclass(frozen=True)
 class Freshness:
-    """How old the newest candle is, judged against the wall clock."""
+    """How old the newest candle is, and how long since it arrived, by the wall clock."""
 
     newest: datetime
-    age: timedelta
+    age: timedelta  # from the newest candle's open time
+    arrival_age: timedelta  # from when it was written
     stale_after: timedelta
 
     @property
     def stale(self) -> bool:
-        return self.age > self.stale_after
+        # Either clock past the limit means no data is coming: an old candle, or a
+        # feed stamped ahead of the clock (a fast replay) that stopped writing.
+        return self.age > self.stale_after or self.arrival_age > self.stale_after
 
     @property
     def ahead(self) -> bool:
@@ -317,6 +324,7 @@ def kpis(conn: psycopg.Connection, symbol: str, *, now: datetime | None = None) 
         change_24h=row["latest_price"] - row["open_24h"],
         change_24h_pct=percent_change(row["open_24h"], row["latest_price"]),
         age_seconds=int((now - row["as_of"]).total_seconds()),
+        arrival_age_seconds=int((now - row["arrived_at"]).total_seconds()),
     )
 
 
@@ -324,7 +332,12 @@ def freshness(
     figures: Kpis, stale_after: timedelta, *, now: datetime | None = None
 ) -> Freshness:
     now = now or datetime.now(UTC)
-    return Freshness(newest=figures.as_of, age=now - figures.as_of, stale_after=stale_after)
+    return Freshness(
+        newest=figures.as_of,
+        age=now - figures.as_of,
+        arrival_age=now - figures.arrived_at,
+        stale_after=stale_after,
+    )
 
 
 def bucket_start(moment: datetime, step: timedelta) -> datetime:

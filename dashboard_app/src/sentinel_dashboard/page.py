@@ -211,9 +211,12 @@ def _freshness(config: settings.Settings, figures: market.Kpis, text: labels.Tra
                else text("refresh_off"))
     newest = "newest_ahead" if fresh.ahead else "newest"
     st.caption(f"{text(newest, time=_when(fresh.newest), age=age)} {refresh}")
-    if fresh.stale:
-        limit = labels.duration(config.stale_after, text)
+    limit = labels.duration(config.stale_after, text)
+    if fresh.age > fresh.stale_after:
         st.warning(text("stale", age=age, limit=limit), icon="⚠️")
+    elif fresh.stale:
+        silence = labels.duration(fresh.arrival_age.total_seconds(), text)
+        st.warning(text("stale_arrival", silence=silence, limit=limit), icon="⚠️")
     elif fresh.ahead:
         st.info(text("ahead", age=age))
 
