@@ -91,8 +91,10 @@ def test_live_page_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     ("variable", "value", "message"),
     [
         ("SENTINEL_LANGUAGE", "fr", "SENTINEL_LANGUAGE must be one of en, zh, not 'fr'"),
-        ("SENTINEL_STALE_AFTER", "0", "SENTINEL_STALE_AFTER must be a positive number"),
-        ("SENTINEL_REFRESH", "-5", "SENTINEL_REFRESH must be a positive number"),
+        ("SENTINEL_STALE_AFTER", "0",
+         "SENTINEL_STALE_AFTER must be a whole number of seconds, at least 1, not '0'"),
+        ("SENTINEL_REFRESH", "-5",
+         "SENTINEL_REFRESH must be a whole number of seconds, 0 or more, not '-5'"),
         ("SENTINEL_REFRESH", "5s", "SENTINEL_REFRESH must be a whole number of seconds"),
     ],
 )

@@ -64,7 +64,8 @@ def _seconds(name: str, raw: str, *, allow_zero: bool = False) -> int:
     except ValueError:
         raise SettingsError(f"{name} must be a whole number of seconds, not {raw!r}") from None
     if value < 0 or (value == 0 and not allow_zero):
-        raise SettingsError(f"{name} must be a positive number of seconds, not {raw!r}")
+        least = "0 or more" if allow_zero else "at least 1"
+        raise SettingsError(f"{name} must be a whole number of seconds, {least}, not {raw!r}")
     return value
 
 
