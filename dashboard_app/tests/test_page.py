@@ -448,6 +448,9 @@ def test_unknown_interval_or_range_in_the_address_falls_back(loaded: Database) -
 
     assert_no_traceback(at)
     assert (at.selectbox(key="interval").value, at.selectbox(key="range").value) == ("5m", "24h")
+    assert [w.value for w in at.warning if not w.value.startswith("Stale")] == [
+        "No interval '7m'; showing 5m instead.", "No range 'forever'; showing 24h instead."
+    ]
 
 
 def test_chinese_labels(loaded: Database, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,6 +17,8 @@ FALLING = "#ef5350"
 # Nodes the runbook names get fixed colours; any other node takes the next spare one.
 NODE_COLOURS = {"HK-Primary": "#1f77b4", "JP-Backup": "#ff7f0e"}
 SPARE_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+# Numbers only, so that the axis reads the same in English and in Chinese.
+TIME_FORMAT = "%H:%M\n%Y-%m-%d"
 STATE_COLOURS = {"up": "#2ca02c", "degraded": "#ffbf00", "down": "#d62728"}
 
 
@@ -143,7 +145,7 @@ def candlestick(series: Series, *, title: str, text: Translate) -> go.Figure:
     figure.update_yaxes(title_text=text("price"), row=1, col=1)
     figure.update_yaxes(title_text=text("volume"), row=2, col=1)
     figure.update_xaxes(title_text=text("time_utc"), row=2, col=1)
-    figure.update_xaxes(range=[utc(series.since), utc(series.until)])
+    figure.update_xaxes(range=[utc(series.since), utc(series.until)], tickformat=TIME_FORMAT)
     return figure
 
 
@@ -178,6 +180,7 @@ def health_timeline(
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
     )
-    figure.update_xaxes(type="date", range=[utc(since), utc(until)], title_text=text("time_utc"))
+    figure.update_xaxes(type="date", range=[utc(since), utc(until)], title_text=text("time_utc"),
+                        tickformat=TIME_FORMAT)
     figure.update_yaxes(autorange="reversed")
     return figure

@@ -105,10 +105,12 @@ def _range_label(span: str, text: labels.Translate) -> str:
     return text(f"range_{span}")
 
 
-def _picked(name: str, options: list[str], default: str) -> int:
+def _picked(name: str, options: list[str], default: str, text: labels.Translate) -> int:
     """The index of the address's ?name= value among the options, else the default's."""
-    wanted = st.query_params.get(name, "").strip().lower()
-    matching = [i for i, option in enumerate(options) if option.lower() == wanted]
+    wanted = st.query_params.get(name, "").strip()
+    matching = [i for i, option in enumerate(options) if option.lower() == wanted.lower()]
+    if wanted and not matching:
+        st.warning(text("unknown_choice", name=name, requested=wanted, shown=default))
     return matching[0] if matching else options.index(default)
 
 
@@ -150,14 +152,14 @@ def render() -> None:
         interval = interval_column.selectbox(
             text("interval"),
             intervals,
-            index=_picked("interval", intervals, DEFAULT_INTERVAL),
+            index=_picked("interval", intervals, DEFAULT_INTERVAL, text),
             key="interval",
         )
         spans = list(market.RANGES)
         span = range_column.selectbox(
             text("range"),
             spans,
-            index=_picked("range", spans, DEFAULT_RANGE),
+            index=_picked("range", spans, DEFAULT_RANGE, text),
             format_func=lambda option: _range_label(option, text),
             key="range",
         )
