@@ -282,7 +282,8 @@ def test_health_command_prints_each_nodes_newest_sample(
         (("--count", "0"), "argument --count: must be at least 1"),
         (("--start", "2026-01-05T09:00:30Z"), "argument --start: '2026-01-05T09:00:30Z' is not on"
          " a minute"),
-        (("--start", "2026-01-05T09:00"), "argument --start: '2026-01-05T09:00' has no UTC offset"),
+        (("--start", "2026-01-05T09:00"),
+         "argument --start: '2026-01-05T09:00' has no UTC offset (add Z or +00:00)"),
     ],
 )
 def test_bad_arguments_are_usage_errors(

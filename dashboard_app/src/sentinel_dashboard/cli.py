@@ -55,9 +55,9 @@ def _parser() -> argparse.ArgumentParser:
         "--base-url", default=fetch.DEFAULT_BASE_URL, help="API root (default: %(default)s)"
     )
     window = fetching.add_mutually_exclusive_group()
-    window.add_argument("--since", type=fetch.since_argument, help="ISO 8601 time with offset")
+    window.add_argument("--since", type=_utc_time, help="ISO 8601 time with offset")
     # No default here: argparse would then take "--days 1 --since T" for --since alone.
-    window.add_argument("--days", type=fetch.days_argument, help="days back from now (default: 1)")
+    window.add_argument("--days", type=_days, help="days back from now (default: 1)")
     fetching.add_argument("--json", action="store_true", help="print the result as JSON")
 
     kpis = commands.add_parser(
@@ -145,17 +145,30 @@ _speed = _number_in(float, 0, 1000, " candles a second")
 _minutes = _number_in(int, 1, None)
 
 
-def _minute_time(text: str) -> datetime:
+def _utc_time(text: str) -> datetime:
+    """argparse type: ISO 8601 with an offset, so no local time is guessed; in UTC."""
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
     if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset")
-    moment = moment.astimezone(UTC)
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset (add Z or +00:00)")
+    return moment.astimezone(UTC)
+
+
+def _minute_time(text: str) -> datetime:
+    """argparse type: as _utc_time, and on a whole minute."""
+    moment = _utc_time(text)
     if moment.second or moment.microsecond:
         raise argparse.ArgumentTypeError(f"{text!r} is not on a minute")
     return moment
+
+
+def _days(text: str) -> int:
+    """argparse type for --days: a positive whole number."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return int(text)
 
 
 def _replay(conn: psycopg.Connection, args: argparse.Namespace) -> replay.ReplayResult:

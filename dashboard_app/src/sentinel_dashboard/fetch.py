@@ -6,7 +6,6 @@ interrupted fetch keeps what it got and the next one resumes after it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import time
@@ -64,24 +63,6 @@ def millis(moment: datetime) -> int:
 
 def from_millis(value: int) -> datetime:
     return EPOCH + timedelta(milliseconds=value)
-
-
-def since_argument(text: str) -> datetime:
-    """argparse type for --since: ISO 8601 with an offset, so no local time is guessed."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset (add Z or +00:00)")
-    return moment.astimezone(UTC)
-
-
-def days_argument(text: str) -> int:
-    """argparse type for --days: a positive whole number."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
-    return int(text)
 
 
 @dataclass(frozen=True)
