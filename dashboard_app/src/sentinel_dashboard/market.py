@@ -292,10 +292,6 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def symbols(conn: psycopg.Connection) -> list[str]:
-    return [row[0] for row in conn.execute(SYMBOLS_SQL)]
-
-
 def newest_by_symbol(conn: psycopg.Connection) -> dict[str, datetime]:
     """Each symbol with its newest candle's open time, in symbol order."""
     return dict(conn.execute(SYMBOLS_SQL).fetchall())

@@ -134,7 +134,8 @@ def render() -> None:
             raise db.NoData(f"{config.target.describe()} holds no candles yet")
         choices = list(newest)
         # Without a choice in the address, the symbol whose feed moved last: the live one.
-        liveliest = max(choices, key=lambda symbol: (newest[symbol], -choices.index(symbol)))
+        # max keeps the first of equals, so a tie goes to the first in symbol order.
+        liveliest = max(choices, key=newest.__getitem__)
         # ?symbol=, ?interval= and ?range= in the address open that view, and the
         # address follows the pickers, so a view can be bookmarked or shared.
         requested = st.query_params.get("symbol", "").strip()
