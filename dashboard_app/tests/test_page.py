@@ -376,7 +376,11 @@ def test_failovers_show_on_chart_timeline_and_breaker_table(
     assert_no_traceback(at)
     assert stale_warnings(at) == []
     assert_figures_match_cli(at, live, "LIVE")
-    start = replay.present_minute() - timedelta(minutes=89)
+    # The replay's own clock, not the present minute again: the minute may have
+    # turned since the fixture wrote the rows.
+    with live.connect() as conn:
+        start = conn.execute("SELECT clock_start FROM sentinel.replay_state").fetchone()[0]
+    start = start.astimezone(UTC)
 
     def minute(index: int) -> str:
         return (start + timedelta(minutes=index)).strftime("%Y-%m-%d %H:%M:%S")
