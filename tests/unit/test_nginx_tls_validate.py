@@ -179,6 +179,8 @@ def test_bad_settings_are_refused_with_a_reason(tmp_path, settings, message):
 
 
 def test_streamlit_on_every_address_passes_in_direct_mode(tmp_path):
-    result = run_checks(tmp_path, {"systemd_listen_address": EVERY_ADDRESS, "firewall_mode": "direct"})
+    settings = {"systemd_listen_address": EVERY_ADDRESS, "firewall_mode": "direct"}
+
+    result = run_checks(tmp_path, settings)
 
     assert result.returncode == 0, result.stdout
