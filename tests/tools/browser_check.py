@@ -23,6 +23,15 @@ the latest price, the 24 h volume, or the chart's newest candle or candle count.
 The age in the caption does not count: it grows with the clock when the feed
 has stopped too. The JSON summary of both moments goes to stdout either way.
 
+Watch mode also follows the page's websockets: one that closes during the
+watch is a problem, since Streamlit would then show "Connection error" and
+reconnect. A long --watch (more than two minutes) thus proves that a session
+stays connected through a proxy.
+
+--credentials names a file with "user:password" for HTTP basic authentication;
+--ignore-https-errors accepts a certificate Chromium does not trust (a private
+CA; the TLS set-up is audited on its own by tls_audit.py).
+
 On a timeout the screenshot is saved as it is and the page's text goes to
 stderr. Chromium is Debian's /usr/bin/chromium (or $SENTINEL_CHROMIUM); this
 tool never downloads a browser.
@@ -400,8 +409,17 @@ def waiting(page: Page, screenshot: str, what: str, wait) -> None:
         ) from exc
 
 
-def open_page(browser, url: str) -> Page:
-    page = browser.new_page(viewport=VIEWPORT)
+def page_options(credentials: str | None, ignore_https_errors: bool) -> dict[str, Any]:
+    options: dict[str, Any] = {"viewport": VIEWPORT, "ignore_https_errors": ignore_https_errors}
+    if credentials:
+        with open(credentials, encoding="utf-8") as source:
+            user, _, password = source.read().strip().partition(":")
+        options["http_credentials"] = {"username": user, "password": password}
+    return options
+
+
+def open_page(browser, url: str, options: dict[str, Any]) -> Page:
+    page = browser.new_page(**options)
     try:
         page.goto(url, timeout=TIMEOUT_MS)
     except PlaywrightError as exc:
@@ -481,11 +499,12 @@ def pick(page: Page, screenshot: str, param: str, value: str) -> str:
     return matching[0]
 
 
-def read_page(url: str, screenshot: str) -> tuple[dict[str, str], list[list[str]], dict]:
+def read_page(url: str, screenshot: str, options: dict[str, Any]
+              ) -> tuple[dict[str, str], list[list[str]], dict]:
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
-            page = open_page(browser, url)
+            page = open_page(browser, url, options)
             wait_for_dashboard(page, screenshot)
             seen = capture(page, screenshot)
         finally:
@@ -493,13 +512,30 @@ def read_page(url: str, screenshot: str) -> tuple[dict[str, str], list[list[str]
     return seen["figures"], seen["plots"], seen["deltas"]
 
 
-def watch(url: str, screenshot: str, seconds: float, interval: str, span: str) -> dict:
+def follow_websockets(page: Page) -> list[dict[str, Any]]:
+    """Record each websocket the page opens and when it closes, in page time."""
+    sockets: list[dict[str, Any]] = []
+    clock = "() => performance.now() / 1000"
+
+    def opened(websocket) -> None:
+        entry = {"url": websocket.url, "opened_at": None, "closed_at": None}
+        sockets.append(entry)
+        websocket.on("close", lambda _: entry.update(closed_at=page.evaluate(clock)))
+        entry["opened_at"] = page.evaluate(clock)
+
+    page.on("websocket", opened)
+    return sockets
+
+
+def watch(url: str, screenshot: str, seconds: float, interval: str, span: str,
+          options: dict[str, Any]) -> dict:
     first_path, second_path = screenshot_paths(screenshot)
     marker = uuid.uuid4().hex
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
-            page = open_page(browser, url)
+            page = open_page(browser, url, options)
+            sockets = follow_websockets(page)
             wait_for_dashboard(page, first_path)
             shown = {
                 "interval": pick(page, first_path, "interval", interval),
@@ -514,8 +550,10 @@ def watch(url: str, screenshot: str, seconds: float, interval: str, span: str) -
             wait_for_dashboard(page, first_path)
             first = capture(page, first_path)
             page.evaluate("([name, value]) => { window[name] = value; }", [MARKER, marker])
+            watch_started = page.evaluate("() => performance.now() / 1000")
             page.wait_for_timeout(seconds * 1000)  # the watch itself, the one fixed wait
             second = capture(page, second_path)
+            sockets = [dict(entry) for entry in sockets]
         finally:
             browser.close()
     picks = {"symbol": first["address"].get("symbol") or first["pickers"].get("Symbol", ""),
@@ -528,8 +566,22 @@ def watch(url: str, screenshot: str, seconds: float, interval: str, span: str) -
         "marker": marker,
         "moments": [first, second],
         "changed": changes_between(first, second),
-        "problems": watch_problems(first, second, picks, marker),
+        "websockets": sockets,
+        "problems": watch_problems(first, second, picks, marker)
+        + websocket_problems(sockets, watch_started),
     }
+
+
+def websocket_problems(sockets: list[dict[str, Any]], watch_started: float) -> list[str]:
+    """A page whose stream closed during the watch lost its connection."""
+    if not sockets:
+        return ["the page opened no websocket"]
+    return [
+        f"the websocket {entry['url']} closed {entry['closed_at'] - watch_started:.1f} s"
+        " into the watch"
+        for entry in sockets
+        if entry["closed_at"] is not None and entry["closed_at"] >= watch_started
+    ]
 
 
 def main() -> int:
@@ -544,7 +596,11 @@ def main() -> int:
                         help="candle interval to pick in watch mode (default 1m)")
     parser.add_argument("--range", dest="span", choices=list(RANGES), default="6h",
                         help="time range to pick in watch mode (default 6h)")
+    parser.add_argument("--credentials", help="file with user:password for basic authentication")
+    parser.add_argument("--ignore-https-errors", action="store_true",
+                        help="accept a certificate that Chromium does not trust")
     args = parser.parse_args()
+    options = page_options(args.credentials, args.ignore_https_errors)
     if args.watch is not None and args.kpis:
         parser.error("--kpis compares one moment; it cannot be used with --watch")
     if args.watch is not None and args.watch <= 0:
@@ -552,7 +608,8 @@ def main() -> int:
 
     try:
         if args.watch is not None:
-            summary = watch(args.url, args.screenshot, args.watch, args.interval, args.span)
+            summary = watch(args.url, args.screenshot, args.watch, args.interval, args.span,
+                            options)
             print(json.dumps(summary, default=str, ensure_ascii=False))
             problems = summary["problems"]
         else:
@@ -560,7 +617,7 @@ def main() -> int:
             if args.kpis:
                 with open(args.kpis, encoding="utf-8") as source:
                     kpis = json.load(source, parse_float=Decimal)
-            shown, traces, deltas = read_page(args.url, args.screenshot)
+            shown, traces, deltas = read_page(args.url, args.screenshot, options)
             print(json.dumps({"figures": shown, "deltas": deltas, "plots": traces,
                               "screenshot": args.screenshot}, ensure_ascii=False))
             problems = problems_with(shown, traces, kpis, deltas)
