@@ -28,6 +28,9 @@ watch is a problem, since Streamlit would then show "Connection error" and
 reconnect. A long --watch (more than two minutes) thus proves that a session
 stays connected through a proxy.
 
+With --expect-denied, the page must be refused instead: the answer to URL is
+401 (basic authentication without credentials), saved as FILE.
+
 --credentials names a file with "user:password" for HTTP basic authentication;
 --ignore-https-errors accepts a certificate Chromium does not trust (a private
 CA; the TLS set-up is audited on its own by tls_audit.py).
@@ -499,6 +502,29 @@ def pick(page: Page, screenshot: str, param: str, value: str) -> str:
     return matching[0]
 
 
+def denied(url: str, screenshot: str, options: dict[str, Any]) -> dict[str, Any]:
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page(**options)
+            answers: list[int] = []
+            page.on("response", lambda response: answers.append(response.status)
+                    if response.request.is_navigation_request() else None)
+            try:
+                page.goto(url, timeout=TIMEOUT_MS)
+            except PlaywrightError as exc:
+                # Headless Chromium cannot ask for a password, so it gives up
+                # on a 401 with an error; the answer itself was seen above.
+                if not answers:
+                    raise PageProblem(f"cannot open {url}: {str(exc).splitlines()[0]}") from exc
+            page.screenshot(path=screenshot, full_page=True)
+        finally:
+            browser.close()
+    status = answers[0] if answers else None
+    problems = [] if status == 401 else [f"{url} answered {status}, not 401"]
+    return {"url": url, "status": status, "screenshot": screenshot, "problems": problems}
+
+
 def read_page(url: str, screenshot: str, options: dict[str, Any]
               ) -> tuple[dict[str, str], list[list[str]], dict]:
     with sync_playwright() as playwright:
@@ -599,7 +625,11 @@ def main() -> int:
     parser.add_argument("--credentials", help="file with user:password for basic authentication")
     parser.add_argument("--ignore-https-errors", action="store_true",
                         help="accept a certificate that Chromium does not trust")
+    parser.add_argument("--expect-denied", action="store_true",
+                        help="the page must answer 401 (no credentials given)")
     args = parser.parse_args()
+    if args.expect_denied and (args.credentials or args.watch is not None or args.kpis):
+        parser.error("--expect-denied takes no --credentials, --watch or --kpis")
     options = page_options(args.credentials, args.ignore_https_errors)
     if args.watch is not None and args.kpis:
         parser.error("--kpis compares one moment; it cannot be used with --watch")
@@ -607,7 +637,11 @@ def main() -> int:
         parser.error("--watch needs a positive number of seconds")
 
     try:
-        if args.watch is not None:
+        if args.expect_denied:
+            summary = denied(args.url, args.screenshot, options)
+            print(json.dumps(summary))
+            problems = summary["problems"]
+        elif args.watch is not None:
             summary = watch(args.url, args.screenshot, args.watch, args.interval, args.span,
                             options)
             print(json.dumps(summary, default=str, ensure_ascii=False))
