@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-ROLES = ("venv", "app", "systemd", "database")
+ROLES = ("venv", "app", "systemd", "database", "firewall")
 BEGIN = "<!-- role variables: made by scripts/role_docs.py from meta/argument_specs.yml -->"
 END = "<!-- end of role variables -->"
 
