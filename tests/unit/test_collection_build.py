@@ -30,11 +30,12 @@ def test_build_contains_roles_playbooks_and_app(tmp_path):
     with tarfile.open(tarball) as archive:
         names = set(archive.getnames())
 
-    for role in ("venv", "app", "systemd", "database"):
+    for role in ("venv", "app", "systemd", "nginx_tls", "firewall", "database"):
         assert f"roles/{role}/tasks/main.yml" in names
         assert f"roles/{role}/meta/argument_specs.yml" in names
     assert "playbooks/site.yml" in names
     assert "plugins/filter/candle_files.py" in names
+    assert "plugins/action/warn.py" in names
     assert "dashboard_app/pyproject.toml" in names
     assert "dashboard_app/requirements.lock" in names
     assert "dashboard_app/src/sentinel_dashboard/page.py" in names
