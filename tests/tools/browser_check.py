@@ -398,6 +398,23 @@ def launch(playwright):
     )
 
 
+FAILURES = "sentinel_failures"
+
+
+def follow_failures(page: Page) -> None:
+    """Keep the requests that failed or were answered with an error, for the
+    message of a timeout: a chart that never draws is often a script that
+    never arrived."""
+    failures: list[str] = []
+    setattr(page, FAILURES, failures)
+    page.on("requestfailed", lambda request: failures.append(
+        f"{request.method} {request.url} failed: {request.failure}"))
+    # A 401 that basic authentication answers is part of logging in.
+    page.on("response", lambda response: failures.append(
+        f"{response.request.method} {response.url} answered {response.status}")
+        if response.status >= 400 and response.status != 401 else None)
+
+
 def waiting(page: Page, screenshot: str, what: str, wait) -> None:
     """Run one wait; on a timeout keep what the page showed instead, and say so."""
     try:
@@ -406,6 +423,8 @@ def waiting(page: Page, screenshot: str, what: str, wait) -> None:
         # What the page showed instead is the first thing to look at.
         page.screenshot(path=screenshot, full_page=True)
         print(page.inner_text("body")[:2000], file=sys.stderr)
+        for failure in getattr(page, FAILURES, [])[:20]:
+            print(f"request: {failure}", file=sys.stderr)
         raise PageProblem(
             f"timed out waiting for {what} (screenshot {screenshot}): "
             f"{str(exc).splitlines()[0]}"
@@ -423,6 +442,7 @@ def page_options(credentials: str | None, ignore_https_errors: bool) -> dict[str
 
 def open_page(browser, url: str, options: dict[str, Any]) -> Page:
     page = browser.new_page(**options)
+    follow_failures(page)
     try:
         page.goto(url, timeout=TIMEOUT_MS)
     except PlaywrightError as exc:
