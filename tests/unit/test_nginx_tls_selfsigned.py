@@ -5,16 +5,14 @@ within the renewal window replaces it (same CA, same key)."""
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-REPO = Path(__file__).resolve().parents[2]
+from playbooks import run_playbook
+
 # The modules run with Debian's python3 and python3-cryptography, as on a
 # Debian 12 host: the community.crypto that the pinned ansible bundles cannot
 # make EC keys with the cryptography release in .venv (46.0.5 or later).
@@ -38,28 +36,14 @@ PLAYBOOK = """
 
 
 def make(folder: Path, **settings) -> subprocess.CompletedProcess:
-    playbook = folder / "certificates.yml"
-    playbook.write_text(PLAYBOOK, encoding="utf-8")
     (folder / "private").mkdir(mode=0o700, exist_ok=True)
-    extra = folder / "settings.json"
-    extra.write_text(json.dumps({
+    result = run_playbook(folder, PLAYBOOK, {
         "__nginx_tls_dir": str(folder),
         "__nginx_tls_private_dir": str(folder / "private"),
         "nginx_tls_server_names": ["dashboard.example.test", "192.0.2.10"],
         "ansible_python_interpreter": HOST_PYTHON,
         **settings,
-    }), encoding="utf-8")
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".ansible" / "collections"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCALHOST_WARNING="false",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-    )
-    command = [str(Path(sys.executable).with_name("ansible-playbook")), str(playbook),
-               "-e", f"@{extra}"]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=180)
+    })
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 

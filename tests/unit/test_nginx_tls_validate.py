@@ -4,10 +4,7 @@ ansible-playbook against localhost, which it never touches."""
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +14,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-REPO = Path(__file__).resolve().parents[2]
+from playbooks import run_playbook
+
 # A setting under test, not an address anything here binds to.
 EVERY_ADDRESS = "0.0.0.0"  # noqa: S104
 PLAYBOOK = """
@@ -65,21 +63,7 @@ def certificate(subject: str, key, issuer: str | None = None, issuer_key=None,
 
 
 def run_checks(tmp_path: Path, settings: dict) -> subprocess.CompletedProcess:
-    playbook = tmp_path / "validate.yml"
-    playbook.write_text(PLAYBOOK, encoding="utf-8")
-    extra = tmp_path / "settings.json"
-    extra.write_text(json.dumps(settings), encoding="utf-8")
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".ansible" / "collections"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCALHOST_WARNING="false",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-    )
-    command = [str(Path(sys.executable).with_name("ansible-playbook")), str(playbook),
-               "-e", f"@{extra}"]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    return run_playbook(tmp_path, PLAYBOOK, settings)
 
 
 def provided(chain: list[str], key) -> dict:

@@ -3,16 +3,13 @@ in check mode too, through ansible-playbook itself."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-COLLECTIONS = REPO / ".ansible" / "collections"
+from playbooks import run_playbook
+
 MESSAGE = "the dashboard port is open to every address, without TLS"
 
 PLAYBOOK = """\
@@ -39,37 +36,13 @@ FOLDED = """\
           every address, without TLS"""
 
 
-def playbook_command() -> str:
-    beside_python = Path(sys.executable).parent / "ansible-playbook"
-    return shutil.which("ansible-playbook") or str(beside_python)
-
-
-def run_playbook(tmp_path: Path, args: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    link = COLLECTIONS / "ansible_collections" / "sentinel" / "dashboard"
-    if not link.exists():
-        pytest.fail(f"{link} is missing: scripts/test (ensure_tools) links the collection there")
-    playbook = tmp_path / "warn.yml"
-    playbook.write_text(PLAYBOOK.format(args=args, message=MESSAGE), encoding="utf-8")
-    env = {
-        **os.environ,
-        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-    }
-    return subprocess.run(
-        [playbook_command(), "-i", "localhost,", str(playbook), *extra],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        check=False,
-        timeout=120,
-    )
+def run_warning(tmp_path: Path, args: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run_playbook(tmp_path, PLAYBOOK.format(args=args, message=MESSAGE), None, *extra)
 
 
 @pytest.mark.parametrize("extra", [(), ("--check",)], ids=["run", "check mode"])
 def test_warn_prints_a_warning_and_changes_nothing(tmp_path, extra):
-    result = run_playbook(tmp_path, FOLDED, *extra)
+    result = run_warning(tmp_path, FOLDED, *extra)
     output = result.stdout + result.stderr
 
     assert result.returncode == 0, output
@@ -78,7 +51,7 @@ def test_warn_prints_a_warning_and_changes_nothing(tmp_path, extra):
 
 
 def test_warn_without_a_message_fails_the_task(tmp_path):
-    result = run_playbook(tmp_path, "        {}")
+    result = run_warning(tmp_path, "        {}")
 
     assert result.returncode == 2
     assert "missing required arguments: msg" in result.stdout
