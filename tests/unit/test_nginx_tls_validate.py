@@ -145,6 +145,7 @@ def test_provided_mode_without_a_certificate_is_refused(tmp_path):
         ({"nginx_tls_selfsigned_days": 400}, "2 to 366, Mozilla's ceiling"),
         ({"nginx_tls_base_path": "../etc"}, "a plain URL path"),
         ({"nginx_tls_websocket_timeout": "forever"}, "an nginx time like 24h"),
+        ({"nginx_tls_https_port": 70000}, "the ports numbers from 1 to 65535"),
         ({"nginx_tls_certificate_mode": "acme", "nginx_tls_acme_email": "ops@example.test"},
          "ACME needs the public names"),
         ({"nginx_tls_basic_auth_users": [{"name": "a:b", "password": "x"}]},
