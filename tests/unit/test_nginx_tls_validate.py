@@ -108,6 +108,16 @@ def test_an_expired_certificate_in_the_chain_is_refused(tmp_path):
     assert "The certificate chain has expired: Old CA expired" in result.stdout
 
 
+def test_a_certificate_not_valid_yet_is_refused(tmp_path):
+    server_key = new_key()
+    chain = [certificate("dashboard.example.test", server_key, days=(5, 90))]
+
+    result = run_checks(tmp_path, provided(chain, server_key))
+
+    assert result.returncode != 0
+    assert "A certificate of the chain is not valid yet" in " ".join(result.stdout.split())
+
+
 def test_a_chain_with_the_issuer_first_is_refused(tmp_path):
     ca_key, server_key = new_key(), new_key()
     chain = [certificate("Example CA", ca_key),
