@@ -34,11 +34,17 @@ def run_playbook(folder: Path, playbook: str, extra_vars: dict | None = None,
         settings = folder / "extra-vars.json"
         settings.write_text(json.dumps(extra_vars), encoding="utf-8")
         command += ["-e", f"@{settings}"]
-    env = {
+    return subprocess.run(command, capture_output=True, text=True,
+                          env=ansible_environment(), timeout=timeout)
+
+
+def ansible_environment() -> dict[str, str]:
+    """The environment for ansible-playbook: this repository's collection and
+    configuration, and output without colours."""
+    return {
         **os.environ,
         "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_LOCALHOST_WARNING": "false",
     }
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
