@@ -7,7 +7,7 @@ name: url_prefix
 short_description: The URL prefix of a sub-path setting
 description:
   - Turns a sub-path as users write it (C(dashboard), C(/dashboard/), or empty
-    for the root) into the prefix every URL under it starts with: C(/dashboard/),
+    for the root) into the prefix that every URL under it starts with, C(/dashboard/),
     or C(/) for the root. nginx's locations, the lab and the checks all use it.
 options:
   _input:
