@@ -52,7 +52,12 @@ ensure_docker_engine() {
         say "starting dockerd in the background (log: $ARTIFACTS/dockerd.log)"
         dockerd >"$ARTIFACTS/dockerd.log" 2>&1 &
         STARTED_DOCKERD_PID=$!
-        [[ ${1:-} == stop-on-exit ]] && trap stop_started_docker_engine EXIT
+        if [[ ${1:-} == stop-on-exit ]]; then
+            trap stop_started_docker_engine EXIT
+        else
+            # Left running; scripts/lab down stops it once no container needs it.
+            echo "$STARTED_DOCKERD_PID" >"$ARTIFACTS/dockerd.pid"
+        fi
     fi
     local waited=0
     until docker info >/dev/null 2>&1; do
@@ -66,6 +71,26 @@ stop_started_docker_engine() {
     say "stopping the dockerd started for this run"
     kill "$STARTED_DOCKERD_PID" 2>/dev/null || true
     wait "$STARTED_DOCKERD_PID" 2>/dev/null || true
+}
+
+# stop_engine_left_running stops a dockerd that an earlier scripts/lab
+# started and left running, unless containers still run in it.
+stop_engine_left_running() {
+    local pid_file="$ARTIFACTS/dockerd.pid" pid waited=0
+    [[ -f $pid_file ]] || return 0
+    pid=$(<"$pid_file")
+    if [[ $(ps -o comm= -p "$pid" 2>/dev/null) != dockerd ]]; then
+        rm -f "$pid_file"
+        return 0
+    fi
+    if [[ -n $(docker ps -q 2>/dev/null) ]]; then
+        say "leaving the Docker engine running: other containers run in it"
+        return 0
+    fi
+    say "stopping the Docker engine that scripts/lab started"
+    kill "$pid"
+    while kill -0 "$pid" 2>/dev/null && (( waited++ < 30 )); do sleep 1; done
+    rm -f "$pid_file"
 }
 
 # ensure_tools installs the pinned controller tools and the dashboard package
