@@ -3,8 +3,9 @@
 `python -m sentinel_dashboard.pageprobe PAGE TIMEOUT` renders PAGE with Streamlit's
 AppTest and prints one JSON object: `exceptions` (the messages of the exception
 elements the page showed) and `errors` (its `st.error` texts), or `failure` when the
-run itself broke off (a timeout). The health check starts it in a child process, so a
-page that hangs or takes the interpreter down cannot take the checker with it.
+page does not compile or its run broke off (a timeout). The health check starts it in
+a child process, so a page that hangs or takes the interpreter down cannot take the
+checker with it.
 """
 
 from __future__ import annotations
@@ -17,11 +18,17 @@ from streamlit.testing.v1 import AppTest
 
 
 def probe(page: str, timeout: float) -> dict[str, object]:
+    path = Path(page).resolve()
     try:
+        # Streamlit logs a page that does not compile and shows nothing, so it is
+        # compiled here first; a syntax error is the commonest broken release.
+        compile(path.read_bytes(), str(path), "exec")
         # AppTest takes a relative path from its caller's folder, not the working one.
-        app = AppTest.from_file(str(Path(page).resolve()), default_timeout=timeout)
+        app = AppTest.from_file(str(path), default_timeout=timeout)
         app.run()
-    except Exception as exc:  # a timeout, or AppTest failing to load the file
+    except SyntaxError as exc:
+        return {"failure": f"SyntaxError: {exc.msg} (line {exc.lineno})"}
+    except Exception as exc:  # a timeout, or a file that cannot be read
         return {"failure": f"{type(exc).__name__}: {exc}"}
     return {
         "exceptions": [element.message for element in app.exception],

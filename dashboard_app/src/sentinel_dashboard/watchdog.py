@@ -174,7 +174,7 @@ def check_page(config: CheckConfig) -> Finding:
         said = _last_line(done.stderr) or f"exit code {done.returncode}"
         return Finding("page", False, f"the page could not be run: {said}")
     if "failure" in report:
-        return Finding("page", False, f"the page's run broke off: {report['failure']}")
+        return Finding("page", False, f"the page cannot run: {report['failure']}")
     if report["exceptions"]:
         first = _last_line(report["exceptions"][0]) or "an exception"
         more = len(report["exceptions"]) - 1
