@@ -441,11 +441,15 @@ def test_usage_errors_and_unwritable_state_exit_3(fresh: Database, tmp_path: Pat
     blocker.write_text("")
 
     usage = run_check(fresh, tmp_path, "--port", "http")
+    unknown = run_check(fresh, tmp_path, "--restart-limit", "3")
     unwritable = run_check(fresh, tmp_path, "--state-file", str(blocker / "d" / "state.json"))
 
     assert usage.returncode == 3
     assert usage.stderr.splitlines()[-1] == (
         "sentinel-dashboard check: error: argument --port: not a whole number: 'http'")
+    assert unknown.returncode == 3
+    assert unknown.stderr.splitlines()[-1] == (
+        "sentinel-dashboard check: error: unrecognized arguments: --restart-limit 3")
     assert unwritable.returncode == 3
     assert unwritable.stderr.splitlines()[-1] == (
         f"sentinel-check: error: cannot write {blocker / 'd' / 'state.json'}: Not a directory")

@@ -389,6 +389,8 @@ def _run(args: argparse.Namespace, config: settings.Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
+    if extra and args.command == "check":
+        _check_usage_error(f"unrecognized arguments: {' '.join(extra)}")
     if extra and args.command != "serve":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
 
