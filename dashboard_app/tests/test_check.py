@@ -258,7 +258,7 @@ def test_the_installed_page_on_fresh_data_is_ok(
         "the page runs without errors")
 
 
-def test_the_web_check_uses_the_base_path(fresh: Database, tmp_path: Path) -> None:
+def test_the_web_check_uses_the_base_path(tmp_path: Path) -> None:
     with Health("dashboard") as server:
         wrong = config_for(tmp_path, server)
         right = config_for(tmp_path, server, base_path="/dashboard/")
