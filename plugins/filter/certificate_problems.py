@@ -226,11 +226,12 @@ def _check_names(certificate, server_names: list, problems: list[str]) -> None:
     missing = [str(name) for name in server_names if not _covers(alt_names, str(name))]
     if not missing:
         return
-    carried = ", ".join(str(name) for name in alt_names) or "no subjectAltName at all"
+    carried = (f"it names {', '.join(str(name) for name in alt_names)}" if alt_names
+               else "it has no subjectAltName")
     problems.append(
         f"The server certificate {_name(certificate)} does not cover "
-        f"{', '.join(missing)} of nginx_tls_server_names (it names {carried}; browsers "
-        "ignore the common name): browsers would refuse it for those names."
+        f"{', '.join(missing)} of nginx_tls_server_names ({carried}, and browsers ignore "
+        "the common name): browsers would refuse it for those names."
     )
 
 
