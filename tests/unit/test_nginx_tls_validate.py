@@ -292,7 +292,7 @@ def test_provided_mode_without_a_certificate_is_refused(tmp_path):
         ({"nginx_tls_certificate_mode": "acme", "nginx_tls_acme_email": "ops@example.test"},
          "ACME needs the public names"),
         ({"nginx_tls_basic_auth_users": [{"name": "a:b", "password": "x"}]},
-         "a unique name without ':'"),
+         "name 'a:b' must not hold ':', whitespace or control characters"),
         ({"nginx_tls_basic_auth_users": [{"name": "ops"}]}, "a non-empty password"),
         ({"systemd_base_url_path": "dashboard", "nginx_tls_base_path": "other"},
          "follow systemd_base_url_path and systemd_max_upload_mb"),
@@ -312,3 +312,49 @@ def test_streamlit_on_every_address_passes_in_direct_mode(tmp_path):
     result = run_checks(tmp_path, settings)
 
     assert result.returncode == 0, result.stdout
+
+
+# A hash of the throwaway word "pw" (openssl passwd -6).
+SHA512_HASH = ("$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqvXwWdyfsgVgozkY"
+               "H9B80bAip/08R2BPH2xk/")
+
+
+def test_users_with_a_password_or_a_hash_pass(tmp_path):
+    users = [{"name": "ops", "password": "correct horse"},
+             {"name": "audit", "password_hash": SHA512_HASH}]
+
+    result = run_checks(tmp_path, {"nginx_tls_basic_auth_users": users})
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("users", "message"),
+    [
+        ([{"name": "#ops", "password": "x"}],
+         "nginx_tls_basic_auth_users[0] ('#ops') name '#ops' starts with '#', which makes its "
+         "htpasswd line a comment. Nothing was changed."),
+        ([{"name": "ops", "password_hash": "hunter2"}],
+         "nginx_tls_basic_auth_users[0] ('ops') password_hash is not a hash nginx on Debian 12 "
+         "can check; give a $6$ (SHA-512 crypt), $5$ (SHA-256 crypt), $2y$ or $2b$ (bcrypt), "
+         "$apr1$ (Apache MD5), {SHA} (base64 SHA-1) hash, on one line"),
+        ([{"name": "ops", "password_hash": SHA512_HASH + "\nintruder:" + SHA512_HASH}],
+         "nginx_tls_basic_auth_users[0] ('ops') password_hash is not a hash nginx"),
+        ([{"name": "ops", "password": "hunter2", "password_hash": SHA512_HASH}],
+         "nginx_tls_basic_auth_users[0] ('ops') has both password and password_hash"),
+        ("ops:hunter2",
+         "nginx_tls_basic_auth_users must be a list of {name, password} or "
+         "{name, password_hash} entries, not a string"),
+        ({"name": "ops", "password": "hunter2"},
+         "nginx_tls_basic_auth_users must be a list of {name, password} or "
+         "{name, password_hash} entries, not a mapping (put each entry in a list)"),
+    ],
+    ids=["comment-name", "plain-hash", "two-lines-hash", "both", "string", "mapping"],
+)
+def test_bad_users_are_refused_without_showing_secrets(tmp_path, users, message):
+    result = run_checks(tmp_path, {"nginx_tls_basic_auth_users": users})
+
+    assert result.returncode != 0
+    assert message in said(result)
+    assert "hunter2" not in result.stdout + result.stderr
+    assert SHA512_HASH[12:] not in result.stdout + result.stderr
