@@ -104,13 +104,13 @@ def _read_chain(chain: str, problems: list[str]) -> list:
     for label in _BEGIN.findall(chain):
         if "PRIVATE KEY" in label:
             problems.append(
-                f"nginx_tls_certificate_chain holds a {label} block, which would be installed "
-                "readable by every user of the host: give the chain's certificates only, and "
-                "the key in nginx_tls_private_key alone."
+                f"nginx_tls_certificate_chain holds a private key (a BEGIN {label} block), "
+                "which would be installed readable by every user of the host: give the "
+                "chain's certificates only, and the key in nginx_tls_private_key alone."
             )
         elif label != "CERTIFICATE":
             problems.append(
-                f"nginx_tls_certificate_chain holds a {label} block, which is not a "
+                f"nginx_tls_certificate_chain holds a BEGIN {label} block, which is not a "
                 "certificate; give the chain's certificates only."
             )
     blocks = [block for block in _BLOCK.finditer(chain) if block.group(1) == "CERTIFICATE"]
@@ -144,7 +144,7 @@ def _read_key(key_text: str, problems: list[str]):
     # Broad on purpose: whatever went wrong, the message must not quote the key.
     except Exception:
         labels = _BEGIN.findall(key_text)
-        found = f" (it holds a {labels[0]} block)" if labels else ""
+        found = f" (it holds a BEGIN {labels[0]} block)" if labels else ""
         problems.append(
             f"nginx_tls_private_key is not a readable unencrypted PEM private key{found}; "
             "give the key from its -----BEGIN ... PRIVATE KEY----- line to its END line."
@@ -260,7 +260,8 @@ def certificate_problems(chain, private_key, server_names=()) -> list[str]:
         return ["The provided certificate cannot be checked: the Python library cryptography "
                 "is missing on the controller (community.crypto needs it as well)."]
     try:
-        return _problems(str(chain or ""), str(private_key or ""), list(server_names or []))
+        names = [server_names] if isinstance(server_names, str) else list(server_names or [])
+        return _problems(str(chain or ""), str(private_key or ""), names)
     # A traceback could quote the key; say only what kind of failure it was.
     except Exception as error:
         return [f"The provided certificate and key could not be checked "

@@ -140,8 +140,8 @@ def test_a_traditional_encrypted_key_is_refused():
     [
         ("hunter2", ""),
         ("-----BEGIN PRIVATE KEY-----\naHVudGVyMg==\n-----END PRIVATE KEY-----\n",
-         " (it holds a PRIVATE KEY block)"),
-        (CA, " (it holds a CERTIFICATE block)"),
+         " (it holds a BEGIN PRIVATE KEY block)"),
+        (CA, " (it holds a BEGIN CERTIFICATE block)"),
     ],
 )
 def test_an_unreadable_key_is_refused_without_quoting_it(key, found):
@@ -158,9 +158,9 @@ def test_a_private_key_in_the_chain_is_refused_without_quoting_it():
     found = problems(SERVER + GOOD_KEY + CA)
 
     assert found == [
-        "nginx_tls_certificate_chain holds a PRIVATE KEY block, which would be installed "
-        "readable by every user of the host: give the chain's certificates only, and the key "
-        "in nginx_tls_private_key alone."
+        "nginx_tls_certificate_chain holds a private key (a BEGIN PRIVATE KEY block), which "
+        "would be installed readable by every user of the host: give the chain's "
+        "certificates only, and the key in nginx_tls_private_key alone."
     ]
     assert GOOD_KEY.splitlines()[1] not in " ".join(found)
 
@@ -174,7 +174,7 @@ def test_another_block_in_the_chain_is_refused():
     )
 
     assert problems(GOOD_CHAIN + request) == [
-        "nginx_tls_certificate_chain holds a CERTIFICATE REQUEST block, which is not a "
+        "nginx_tls_certificate_chain holds a BEGIN CERTIFICATE REQUEST block, which is not a "
         "certificate; give the chain's certificates only."
     ]
 
@@ -253,3 +253,7 @@ def test_names_are_checked_against_the_key_s_certificate_when_out_of_order():
 
     assert len(found) == 1
     assert found[0].startswith("The chain is out of order: nginx_tls_private_key belongs to")
+
+
+def test_one_name_given_as_a_string_is_one_name():
+    assert problems(names="dashboard.example.test") == []

@@ -183,8 +183,9 @@ def test_a_reversed_chain_says_the_server_certificate_comes_first(tmp_path):
     [
         ("not-a-key-7f3a9c", ""),
         ("-----BEGIN PRIVATE KEY-----\nbm90LWEta2V5LTdmM2E5Yw==\n-----END PRIVATE KEY-----\n",
-         " (it holds a PRIVATE KEY block)"),
-        (certificate("dashboard.example.test", new_key()), " (it holds a CERTIFICATE block)"),
+         " (it holds a BEGIN PRIVATE KEY block)"),
+        (certificate("dashboard.example.test", new_key()),
+         " (it holds a BEGIN CERTIFICATE block)"),
     ],
     ids=["text", "broken-pem", "a-certificate"],
 )
@@ -210,7 +211,8 @@ def test_a_private_key_inside_the_chain_is_refused_without_showing_it(tmp_path):
     result = run_checks(tmp_path, provided(chain, server_key))
 
     assert result.returncode != 0
-    assert "nginx_tls_certificate_chain holds a PRIVATE KEY block" in said(result)
+    assert "nginx_tls_certificate_chain holds a private key (a BEGIN PRIVATE KEY block)" \
+        in said(result)
     assert "Traceback" not in result.stdout + result.stderr
     for line in key_body(pasted):
         assert line not in result.stdout + result.stderr
