@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import importlib.util
-import ipaddress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from certificates import certificate, key_pem
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -21,40 +21,6 @@ spec.loader.exec_module(module)
 SERVER_KEY = ec.generate_private_key(ec.SECP256R1())
 CA_KEY = ec.generate_private_key(ec.SECP256R1())
 SERVER_NAMES = ("dashboard.example.test", "*.apps.example.test", "192.0.2.10", "2001:db8::10")
-
-
-def key_pem(key, password: bytes | None = None) -> str:
-    encryption = (
-        serialization.BestAvailableEncryption(password) if password
-        else serialization.NoEncryption()
-    )
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-    ).decode()
-
-
-def certificate(subject: str, key, issuer: str | None = None, issuer_key=None,
-                days: tuple[int, int] = (-1, 90), names: tuple[str, ...] = ()) -> str:
-    now = datetime.now(UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer or subject)]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now + timedelta(days=days[0]))
-        .not_valid_after(now + timedelta(days=days[1]))
-    )
-    if names:
-        alt_names = []
-        for name in names:
-            try:
-                alt_names.append(x509.IPAddress(ipaddress.ip_address(name)))
-            except ValueError:
-                alt_names.append(x509.DNSName(name))
-        builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
-    return builder.sign(issuer_key or key, hashes.SHA256()).public_bytes(
-        serialization.Encoding.PEM).decode()
 
 
 SERVER = certificate("dashboard.example.test", SERVER_KEY, "Example CA", CA_KEY,
