@@ -5,14 +5,10 @@ ansible-playbook against localhost, which it never touches."""
 from __future__ import annotations
 
 import subprocess
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from certificates import certificate, key_pem, new_key
 
 from playbooks import run_playbook
 
@@ -31,35 +27,13 @@ PLAYBOOK = """
 """
 
 
-def new_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
+def key_body(pem: str) -> list[str]:
+    """The base64 lines of a PEM block, which no output may show."""
+    return [line for line in pem.splitlines() if line and not line.startswith("-----")]
 
 
-def key_pem(key, password: bytes | None = None) -> str:
-    encryption = (
-        serialization.BestAvailableEncryption(password)
-        if password
-        else serialization.NoEncryption()
-    )
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-    ).decode()
-
-
-def certificate(subject: str, key, issuer: str | None = None, issuer_key=None,
-                days: tuple[int, int] = (-1, 90)) -> str:
-    now = datetime.now(UTC)
-    built = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer or subject)]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now + timedelta(days=days[0]))
-        .not_valid_after(now + timedelta(days=days[1]))
-        .sign(issuer_key or key, hashes.SHA256())
-    )
-    return built.public_bytes(serialization.Encoding.PEM).decode()
+def said(result: subprocess.CompletedProcess) -> str:
+    return " ".join((result.stdout + result.stderr).split())
 
 
 def run_checks(tmp_path: Path, settings: dict) -> subprocess.CompletedProcess:
@@ -141,6 +115,120 @@ def test_a_key_with_a_passphrase_is_refused_without_showing_it(tmp_path):
     assert locked.splitlines()[1] not in result.stdout + result.stderr
 
 
+def test_a_reversed_chain_says_the_server_certificate_comes_first(tmp_path):
+    ca_key, server_key = new_key(), new_key()
+    chain = [certificate("Example CA", ca_key),
+             certificate("dashboard.example.test", server_key, "Example CA", ca_key)]
+
+    result = run_checks(tmp_path, provided(chain, server_key))
+
+    assert result.returncode != 0
+    assert (
+        "The chain is out of order: nginx_tls_private_key belongs to dashboard.example.test, "
+        "certificate 2 of nginx_tls_certificate_chain, so that is the server certificate and "
+        "has to come first"
+    ) in said(result)
+    assert "does not match" not in said(result)
+
+
+@pytest.mark.parametrize(
+    ("key_text", "found"),
+    [
+        ("not-a-key-7f3a9c", ""),
+        ("-----BEGIN PRIVATE KEY-----\nbm90LWEta2V5LTdmM2E5Yw==\n-----END PRIVATE KEY-----\n",
+         " (it holds a BEGIN PRIVATE KEY block)"),
+        (certificate("dashboard.example.test", new_key()),
+         " (it holds a BEGIN CERTIFICATE block)"),
+    ],
+    ids=["text", "broken-pem", "a-certificate"],
+)
+def test_an_unreadable_key_is_named_without_showing_it(tmp_path, key_text, found):
+    server_key = new_key()
+    chain = [certificate("dashboard.example.test", server_key)]
+
+    result = run_checks(tmp_path, provided(chain, key_text))
+
+    assert result.returncode != 0
+    assert (
+        f"nginx_tls_private_key is not a readable unencrypted PEM private key{found};"
+    ) in said(result)
+    for line in key_body(key_text) or [key_text]:
+        assert line not in result.stdout + result.stderr
+
+
+def test_a_private_key_inside_the_chain_is_refused_without_showing_it(tmp_path):
+    server_key = new_key()
+    pasted = key_pem(server_key)
+    chain = [certificate("dashboard.example.test", server_key), pasted]
+
+    result = run_checks(tmp_path, provided(chain, server_key))
+
+    assert result.returncode != 0
+    assert "nginx_tls_certificate_chain holds a private key (a BEGIN PRIVATE KEY block)" \
+        in said(result)
+    assert "Traceback" not in result.stdout + result.stderr
+    for line in key_body(pasted):
+        assert line not in result.stdout + result.stderr
+
+
+def test_a_refusal_is_readable_and_never_shows_the_key_even_verbose(tmp_path):
+    server_key, other_key = new_key(), new_key()
+    chain = [certificate("dashboard.example.test", server_key)]
+    settings = provided(chain, other_key)
+
+    result = run_playbook(tmp_path, PLAYBOOK, settings, "-vvv")
+
+    assert result.returncode != 0
+    assert "The private key does not match the certificate for" in said(result)
+    assert "Nothing was changed." in said(result)
+    for line in key_body(settings["nginx_tls_private_key"]):
+        assert line not in result.stdout + result.stderr
+
+
+COVERING_NAMES = ("dashboard.example.test", "*.example.test", "192.0.2.10", "2001:db8::10")
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["dashboard.example.test"],
+        ["Dashboard.EXAMPLE.test", "a.example.test"],
+        ["192.0.2.10", "2001:DB8:0::10"],
+        ["*.example.test"],
+    ],
+)
+def test_server_names_the_certificate_covers_pass(tmp_path, names):
+    server_key = new_key()
+    chain = [certificate("dashboard.example.test", server_key, names=COVERING_NAMES)]
+    settings = {**provided(chain, server_key), "nginx_tls_server_names": names}
+
+    result = run_checks(tmp_path, settings)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("names", "uncovered"),
+    [
+        (["dashboard.example.test", "a.b.example.test"], "a.b.example.test"),
+        (["example.test"], "example.test"),
+        (["192.0.2.11", "other.test"], "192.0.2.11, other.test"),
+    ],
+)
+def test_server_names_the_certificate_does_not_cover_are_refused(tmp_path, names, uncovered):
+    server_key = new_key()
+    chain = [certificate("dashboard.example.test", server_key, names=COVERING_NAMES)]
+    settings = {**provided(chain, server_key), "nginx_tls_server_names": names}
+
+    result = run_checks(tmp_path, settings)
+
+    assert result.returncode != 0
+    assert (
+        f"The server certificate dashboard.example.test does not cover {uncovered} of "
+        "nginx_tls_server_names"
+    ) in said(result)
+
+
 def test_provided_mode_without_a_certificate_is_refused(tmp_path):
     result = run_checks(tmp_path, {"nginx_tls_certificate_mode": "provided"})
 
@@ -159,7 +247,7 @@ def test_provided_mode_without_a_certificate_is_refused(tmp_path):
         ({"nginx_tls_certificate_mode": "acme", "nginx_tls_acme_email": "ops@example.test"},
          "ACME needs the public names"),
         ({"nginx_tls_basic_auth_users": [{"name": "a:b", "password": "x"}]},
-         "a unique name without ':'"),
+         "name 'a:b' must not hold ':', whitespace or control characters"),
         ({"nginx_tls_basic_auth_users": [{"name": "ops"}]}, "a non-empty password"),
         ({"systemd_base_url_path": "dashboard", "nginx_tls_base_path": "other"},
          "follow systemd_base_url_path and systemd_max_upload_mb"),
@@ -179,3 +267,50 @@ def test_streamlit_on_every_address_passes_in_direct_mode(tmp_path):
     result = run_checks(tmp_path, settings)
 
     assert result.returncode == 0, result.stdout
+
+
+# A hash of the throwaway word "pw" (openssl passwd -6).
+SHA512_HASH = ("$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqvXwWdyfsgVgozkY"
+               "H9B80bAip/08R2BPH2xk/")
+
+
+def test_users_with_a_password_or_a_hash_pass(tmp_path):
+    users = [{"name": "ops", "password": "correct horse"},
+             {"name": "audit", "password_hash": SHA512_HASH}]
+
+    result = run_checks(tmp_path, {"nginx_tls_basic_auth_users": users})
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("users", "message"),
+    [
+        ([{"name": "#ops", "password": "x"}],
+         "nginx_tls_basic_auth_users[0] ('#ops') name '#ops' starts with '#', which makes its "
+         "htpasswd line a comment. Nothing was changed."),
+        ([{"name": "ops", "password_hash": "hunter2"}],
+         "nginx_tls_basic_auth_users[0] ('ops') password_hash is not a hash nginx on Debian 12 "
+         "can check; give a $y$ (yescrypt), $6$ (SHA-512 crypt), $5$ (SHA-256 crypt), $2y$ "
+         "or $2b$ (bcrypt), "
+         "$apr1$ (Apache MD5), {SHA} (base64 SHA-1) hash, on one line"),
+        ([{"name": "ops", "password_hash": SHA512_HASH + "\nintruder:" + SHA512_HASH}],
+         "nginx_tls_basic_auth_users[0] ('ops') password_hash is not a hash nginx"),
+        ([{"name": "ops", "password": "hunter2", "password_hash": SHA512_HASH}],
+         "nginx_tls_basic_auth_users[0] ('ops') has both password and password_hash"),
+        ("ops:hunter2",
+         "nginx_tls_basic_auth_users must be a list of {name, password} or "
+         "{name, password_hash} entries, not a string"),
+        ({"name": "ops", "password": "hunter2"},
+         "nginx_tls_basic_auth_users must be a list of {name, password} or "
+         "{name, password_hash} entries, not a mapping (put each entry in a list)"),
+    ],
+    ids=["comment-name", "plain-hash", "two-lines-hash", "both", "string", "mapping"],
+)
+def test_bad_users_are_refused_without_showing_secrets(tmp_path, users, message):
+    result = run_checks(tmp_path, {"nginx_tls_basic_auth_users": users})
+
+    assert result.returncode != 0
+    assert message in said(result)
+    assert "hunter2" not in result.stdout + result.stderr
+    assert SHA512_HASH[12:] not in result.stdout + result.stderr
