@@ -17,7 +17,18 @@ from typing import Any
 import psycopg
 import simplejson
 
-from sentinel_dashboard import alerts, db, fetch, loader, market, replay, schema, settings, watchdog
+from sentinel_dashboard import (
+    alerts,
+    db,
+    fetch,
+    loader,
+    logfile,
+    market,
+    replay,
+    schema,
+    settings,
+    watchdog,
+)
 
 PROG = "sentinel-dashboard"
 log = logging.getLogger(__name__)
@@ -261,12 +272,18 @@ DEFAULT_THEME = ["--theme.primaryColor=#1f77b4"]
 
 
 def _serve(streamlit_args: list[str]) -> int:
+    # Streamlit runs in this process rather than after an exec, so that the log
+    # file set up here (SENTINEL_LOG_FILE) also receives Streamlit's own loggers.
+    logfile.configure()
+    from streamlit.web import cli as streamlit_cli
+
     page = resources.files("sentinel_dashboard").joinpath("page.py")
     themed = any(arg.startswith("--theme.") for arg in streamlit_args)
     extra = [] if themed else DEFAULT_THEME
-    argv = [sys.executable, "-m", "streamlit", "run", str(page), *extra, *streamlit_args]
-    log.info("exec %s", " ".join(argv))
-    os.execv(sys.executable, argv)  # noqa: S606 - fixed interpreter, no shell
+    args = ["run", str(page), *extra, *streamlit_args]
+    log.info("streamlit %s", " ".join(args))
+    # Click ends the process itself, with Streamlit's exit code.
+    streamlit_cli.main.main(args=args, prog_name="streamlit")
     return 0  # not reached
 
 
@@ -394,14 +411,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and args.command != "serve":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
 
+    if args.command == "serve":
+        return _serve(extra)
+
     prefix = CHECK_PREFIX if args.command == "check" else PROG
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format=f"{prefix}: %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if args.command == "serve":
-        return _serve(extra)
     if args.command == "check":
         # urllib3 names each request's URL in its logs; the webhook's is a secret.
         logging.getLogger("urllib3").setLevel(logging.CRITICAL)
