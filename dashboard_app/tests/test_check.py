@@ -19,7 +19,7 @@ from check_standins import (
     systemctl_calls,
     systemctl_on_path,
 )
-from sentinel_dashboard import alerts, watchdog
+from sentinel_dashboard import alerts, cli, watchdog
 from support import CLI, Database
 
 # Recognisable in any output: the part of the webhook URL that is its credential.
@@ -465,3 +465,20 @@ def test_a_webhook_file_others_can_read_is_warned_about(
     assert alerts.read_url(url_file).endswith(URL_MARK)
 
     assert caplog.messages == [f"the webhook file {url_file} can be read by others than its owner"]
+
+
+def test_a_crash_of_the_check_exits_3_without_its_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def crash(config: watchdog.CheckConfig) -> None:
+        raise RuntimeError(f"http://127.0.0.1:9/hooks/{URL_MARK}")
+
+    monkeypatch.setattr(watchdog, "cycle", crash)
+
+    code = cli.main(["check", "--state-file", str(tmp_path / "state.json"),
+                     "--status-file", str(tmp_path / "status.json")])
+
+    captured = capsys.readouterr()
+    assert code == 3
+    assert captured.err.startswith("sentinel-check: error: the check crashed: RuntimeError at ")
+    assert URL_MARK not in captured.out + captured.err

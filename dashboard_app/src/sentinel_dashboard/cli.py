@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -304,6 +305,13 @@ def _check(args: argparse.Namespace) -> int:
         outcome = watchdog.cycle(config)
     except watchdog.StateError as exc:
         print(f"{CHECK_PREFIX}: error: {exc}", file=sys.stderr)
+        return watchdog.EXIT_CANNOT_CHECK
+    except Exception as exc:
+        # Uncaught, it would exit 1, which reads as degraded. Its message and
+        # traceback could hold the webhook's URL, so only its type and place are told.
+        place = traceback.extract_tb(exc.__traceback__)[-1]
+        print(f"{CHECK_PREFIX}: error: the check crashed: {type(exc).__name__} at "
+              f"{Path(place.filename).name}:{place.lineno}", file=sys.stderr)
         return watchdog.EXIT_CANNOT_CHECK
     print(f"{CHECK_PREFIX}: {outcome.log_line()}", file=sys.stderr)
     if args.json:
