@@ -404,6 +404,9 @@ def test_cli_brings_a_stopped_service_back_and_alerts_once_each_way(
     assert (printed["status"], printed["alert"], printed["incident"]) == ("ok", "resolved", None)
     texts = [p["text"] for p in receiver.delivered()]
     assert [t.split(":")[0] for t in texts] == ["DOWN", "RESOLVED"]
+    # Anyone may read the result; the state, with its queued alerts, stays private.
+    assert (tmp_path / "status.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "state.json").stat().st_mode & 0o777 == 0o600
 
 
 @pytest.mark.parametrize("webhook", ["refusing", "failing", "malformed"])

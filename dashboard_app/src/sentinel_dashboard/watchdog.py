@@ -264,12 +264,13 @@ def load_state(path: Path) -> State:
         return State()
 
 
-def write_json(path: Path, data: Any) -> None:
+def write_json(path: Path, data: Any, mode: int = 0o600) -> None:
     """Write a JSON file atomically: readers see the old file or the new, never half."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         try:
+            os.fchmod(handle, mode)
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 json.dump(data, out, indent=2)
                 out.write("\n")
@@ -424,6 +425,7 @@ def cycle(
     write_json(config.state_file, asdict(state))
     outcome = Outcome(result=result, action=action, alert=event, pending=len(state.pending),
                       delivery_error=error, incident=state.incident)
-    write_json(config.status_file, outcome.as_json())
+    # The result holds no secret, and monitoring scripts need not be root to read it.
+    write_json(config.status_file, outcome.as_json(), mode=0o644)
     return outcome
 
