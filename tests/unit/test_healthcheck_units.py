@@ -1,0 +1,115 @@
+"""The health check's units and the log file's drop-in, rendered from the roles'
+templates and defaults, pass `systemd-analyze verify` with no line about them,
+and the webhook URL is in none of them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from playbooks import REPO, run_playbook
+
+URL = "https://hooks.example.test/services/T0/B0/unit-test-SECRET-51c2"
+
+PLAYBOOK = """
+- name: Render the units
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars_files:
+    - {repo}/roles/healthcheck/defaults/main.yml
+    - {repo}/roles/healthcheck/vars/main.yml
+    - {repo}/roles/logrotate/defaults/main.yml
+    - {repo}/roles/logrotate/vars/main.yml
+  tasks:
+    - name: Render each template
+      ansible.builtin.template:
+        src: "{repo}/roles/{{{{ item.src }}}}"
+        dest: "{out}/{{{{ item.dest }}}}"
+        mode: "0644"
+      loop:
+        - {{src: healthcheck/templates/check.service.j2, dest: sentinel-check.service}}
+        - {{src: healthcheck/templates/check.timer.j2, dest: sentinel-check.timer}}
+        - {{src: healthcheck/templates/check-failed.service.j2,
+            dest: sentinel-check-failed.service}}
+        - {{src: healthcheck/templates/check-failed.sh.j2, dest: check-failed.sh}}
+        - {{src: logrotate/templates/log-file.conf.j2,
+            dest: sentinel-dashboard.service.d/log-file.conf}}
+        - {{src: logrotate/templates/logrotate.conf.j2, dest: logrotate.conf}}
+"""
+
+# The dashboard's unit as far as the drop-in needs it.
+SERVICE = "[Service]\nExecStart=/bin/true\n"
+
+
+def render(folder: Path, **settings) -> dict[str, str]:
+    out = folder / "units"
+    (out / "sentinel-dashboard.service.d").mkdir(parents=True)
+    (out / "sentinel-dashboard.service").write_text(SERVICE, encoding="utf-8")
+    # Executables that exist here, since verify looks for them.
+    settings = {"healthcheck_command": "/bin/echo", "__healthcheck_notifier": "/bin/echo",
+                "ansible_python_interpreter": sys.executable, **settings}
+    result = run_playbook(folder, PLAYBOOK.format(repo=REPO, out=out), settings)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {path.name: path.read_text(encoding="utf-8")
+            for path in out.rglob("*") if path.is_file()}
+
+
+def verify(folder: Path, *names: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *(str(folder / "units" / n) for n in names)],
+        capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("url", ["", URL], ids=["no-webhook", "webhook"])
+def test_the_check_units_verify_clean_and_hold_no_url(tmp_path: Path, url: str) -> None:
+    files = render(tmp_path, healthcheck_webhook_url=url, healthcheck_webhook_format="slack",
+                   healthcheck_interval=20, systemd_base_url_path="dashboard")
+
+    done = verify(tmp_path, "sentinel-check.service", "sentinel-check.timer",
+                  "sentinel-check-failed.service")
+    assert (done.returncode, done.stderr) == (0, "")
+    service = files["sentinel-check.service"]
+    assert "--base-path=dashboard \\\n" in service
+    assert ("--webhook-file=/etc/sentinel-check/webhook" in service) == bool(url)
+    assert "OnUnitActiveSec=20s" in files["sentinel-check.timer"]
+    assert "case slack in" in files["check-failed.sh"]
+    for name, text in files.items():
+        assert "SECRET-51c2" not in text, name
+
+
+def test_the_check_is_sandboxed_and_fails_only_when_it_cannot_run(tmp_path: Path) -> None:
+    service = render(tmp_path)["sentinel-check.service"]
+
+    assert "SuccessExitStatus=1 2\n" in service
+    assert "OnFailure=sentinel-check-failed.service\n" in service
+    assert "ProtectSystem=strict\n" in service
+    assert "CapabilityBoundingSet=CAP_SYS_ADMIN CAP_DAC_READ_SEARCH\n" in service
+    unhardened = render(tmp_path / "off", healthcheck_hardening=False)["sentinel-check.service"]
+    assert "ProtectSystem" not in unhardened
+
+
+def test_the_failure_alert_script_is_valid_shell(tmp_path: Path) -> None:
+    render(tmp_path, healthcheck_webhook_format="dingtalk")
+
+    done = subprocess.run(["bash", "-n", str(tmp_path / "units" / "check-failed.sh")],
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_the_log_file_drop_in_verifies_clean(tmp_path: Path) -> None:
+    files = render(tmp_path)
+
+    done = verify(tmp_path, "sentinel-dashboard.service")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "Environment=SENTINEL_LOG_FILE=/var/log/financial-dashboard/dashboard.log\n" in (
+        files["log-file.conf"])
+    assert "LogsDirectory=financial-dashboard\n" in files["log-file.conf"]
+    rotation = files["logrotate.conf"]
+    for directive in ("daily", "rotate 7", "compress", "delaycompress", "missingok",
+                      "notifempty", "nocreate", "su sentinel-dashboard sentinel-dashboard"):
+        assert f"\n    {directive}\n" in rotation, directive
+    assert "copytruncate" not in rotation.split("{", 1)[1]
