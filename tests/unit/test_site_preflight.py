@@ -80,10 +80,12 @@ def test_a_bad_setting_stops_the_run_before_any_host_is_contacted(tmp_path, sett
         {},
         {"systemd_base_url_path": "dashboard", "systemd_max_upload_mb": 5},
         {"firewall_mode": "direct", "systemd_listen_address": EVERY_ADDRESS},
+        {"systemd_streamlit_options": ["--theme.font=sans serif", "--theme.base=dark"],
+         "app_environment": {"TZ": "Asia/Hong_Kong"}},
         {"nginx_tls_server_names": ["dashboard.example.test", "*.example.test",
                                     "192.0.2.10", "2001:db8::10"]},
     ],
-    ids=["defaults", "sub-path", "direct", "names"],
+    ids=["defaults", "sub-path", "direct", "options", "names"],
 )
 def test_good_settings_pass_the_checks_and_reach_for_the_host(tmp_path, settings):
     result = run_site(tmp_path, settings)
@@ -108,3 +110,32 @@ def test_each_name_that_is_no_host_name_or_address_is_named(tmp_path):
         assert json.dumps(name) in named, name
     for name in accepted:
         assert json.dumps(name) not in named, name
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"systemd_streamlit_options": ["--theme.base=dark\nExecStartPre=/bin/touch /tmp/x"]},
+         "systemd_streamlit_options: a line break or another control character"),
+        ({"app_environment": {"FOO": "x\nPGUSER=sentinel_owner"}},
+         "app_environment: a line break or another control character"),
+        ({"app_environment": {"FOO\nPGUSER": "x"}},
+         "app_environment: a line break or another control character"),
+        ({"nginx_tls_basic_auth_realm": "Sentinel\r\nX-Injected: 1"},
+         "nginx_tls_basic_auth_realm: a line break or another control character"),
+        ({"systemd_streamlit_options": ["--server.address=0.0.0.0"]},
+         "--server.address (set systemd_listen_address)"),
+        ({"systemd_streamlit_options": ["--server.port", "9000"]},
+         "must be Streamlit options starting with --"),
+        ({"app_language": "fr"}, "value of app_language must be one of: en, zh"),
+    ],
+    ids=["unit-line", "env-value", "env-name", "realm", "managed-option", "bare-value",
+         "choice"],
+)
+def test_a_setting_that_would_write_lines_of_its_own_or_bypass_a_check_is_refused(
+        tmp_path, settings, message):
+    result = run_site(tmp_path, settings)
+
+    assert result.returncode != 0
+    assert message in output_of(result)
+    assert "UNREACHABLE" not in result.stdout
