@@ -93,6 +93,11 @@ stop_engine_left_running() {
     rm -f "$pid_file"
 }
 
+# free_local_port prints a TCP port that nothing on 127.0.0.1 listens on.
+free_local_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # ensure_tools installs the pinned controller tools and the dashboard package
 # into .venv, again only when their pins change, and links this repository
 # where Ansible looks for the collection sentinel.dashboard.

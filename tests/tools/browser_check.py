@@ -47,6 +47,7 @@ import json
 import os
 import re
 import sys
+import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -97,6 +98,7 @@ MARKER = "__browserCheckMarker"
 TIMEOUT_MS = 60_000
 VIEWPORT = {"width": 1400, "height": 1700}
 MAX_HEIGHT = 12_000  # a taller page is cut here rather than shot at any size
+FIT_PAUSE_MS = 200
 CAPTURE_TRIES = 3
 STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
 
@@ -171,16 +173,11 @@ SETTLED_JS = """
 """
 # Streamlit scrolls inside <main>, so a full-page screenshot stops at the window's
 # height; the window grows until <main> no longer scrolls.
-MAIN_HEIGHT_JS = """
+# How far the page's scrolling main block reaches below the window.
+MAIN_OVERFLOW_JS = """
 () => {
   const main = document.querySelector('[data-testid="stMain"]');
-  return main ? main.scrollHeight : 0;
-}
-"""
-MAIN_FITS_JS = """
-(cap) => {
-  const main = document.querySelector('[data-testid="stMain"]');
-  return !main || main.scrollHeight <= main.clientHeight + 1 || window.innerHeight >= cap;
+  return main ? main.scrollHeight - main.clientHeight : 0;
 }
 """
 # The address and the candle chart both show the picked interval and range.
@@ -465,12 +462,25 @@ def snapshot(page: Page) -> dict:
 
 
 def fit_window(page: Page, screenshot: str) -> None:
-    """Make the window as tall as the page, so the screenshot holds all of it."""
-    needed = min(page.evaluate(MAIN_HEIGHT_JS), MAX_HEIGHT)
-    if needed > page.viewport_size["height"]:
-        page.set_viewport_size({"width": VIEWPORT["width"], "height": needed})
-    waiting(page, screenshot, "the page to fit the window",
-            lambda: page.wait_for_function(MAIN_FITS_JS, arg=MAX_HEIGHT, timeout=TIMEOUT_MS))
+    """Make the window as tall as the page, so the screenshot holds all of it.
+    The page may still grow (a chart drawn late), so it is measured again after
+    each resize until nothing overflows."""
+    def grow() -> None:
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while True:
+            overflow = page.evaluate(MAIN_OVERFLOW_JS)
+            height = page.viewport_size["height"]
+            if overflow <= 1 or height >= MAX_HEIGHT:
+                return
+            if time.monotonic() > deadline:
+                raise PlaywrightTimeoutError(f"the page still reaches {overflow} px below "
+                                             f"a window {height} px tall")
+            page.set_viewport_size({"width": VIEWPORT["width"],
+                                    "height": min(height + overflow, MAX_HEIGHT)})
+            # Give the layout a moment to follow the new size before measuring again.
+            page.wait_for_timeout(FIT_PAUSE_MS)
+
+    waiting(page, screenshot, "the page to fit the window", grow)
 
 
 def wait_settled(page: Page, screenshot: str) -> None:

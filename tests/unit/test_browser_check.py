@@ -203,3 +203,46 @@ def test_a_reload_lost_picks_and_a_lost_address_are_each_reported():
     assert "moment 2: the address has interval=None, not '1m'" in problems
     assert "moment 2: the address has range=None, not '6h'" in problems
     assert not any(p.startswith("moment 1") for p in problems)
+
+
+# A stand-in for Streamlit's layout: a header above a main block that scrolls,
+# with content that grows after the window is first resized, as a chart drawn
+# late does.
+GROWING_PAGE = """
+<body style="margin:0">
+  <header style="height:60px">header</header>
+  <div data-testid="stMain" style="height:calc(100vh - 60px); overflow:auto">
+    <div id="content" style="height:2500px">first part</div>
+  </div>
+  <script>
+    window.grown = 0;
+    const main = document.querySelector('[data-testid="stMain"]');
+    let firstHeight = null;
+    new ResizeObserver(() => {
+      firstHeight ??= main.clientHeight;
+      if (main.clientHeight > firstHeight && window.grown < 2) {
+        firstHeight = main.clientHeight;
+        document.getElementById('content').style.height = (2500 + 700 * ++window.grown) + 'px';
+      }
+    }).observe(main);
+  </script>
+</body>
+"""
+
+
+def test_the_window_grows_until_a_page_that_keeps_growing_fits(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = browser_check.launch(playwright)
+        try:
+            page = browser.new_page(viewport=browser_check.VIEWPORT)
+            page.set_content(GROWING_PAGE)
+
+            browser_check.fit_window(page, str(tmp_path / "shot.png"))
+
+            assert page.evaluate("window.grown") == 2
+            assert page.evaluate(browser_check.MAIN_OVERFLOW_JS) <= 1
+            assert page.viewport_size["height"] >= 2500 + 2 * 700 + 60
+        finally:
+            browser.close()

@@ -86,12 +86,14 @@ def test_a_bad_setting_stops_the_run_before_any_host_is_contacted(tmp_path, sett
         {},
         {"systemd_base_url_path": "dashboard", "systemd_max_upload_mb": 5},
         {"firewall_mode": "direct", "systemd_listen_address": EVERY_ADDRESS},
+        {"systemd_streamlit_options": ["--theme.font=sans serif", "--theme.base=dark"],
+         "app_environment": {"TZ": "Asia/Hong_Kong"}},
         {"nginx_tls_server_names": ["dashboard.example.test", "*.example.test",
                                     "192.0.2.10", "2001:db8::10"]},
         {"healthcheck_webhook_url": "https://hooks.example.test/T0/B0/abc123",
          "healthcheck_webhook_format": "slack", "healthcheck_interval": 20},
     ],
-    ids=["defaults", "sub-path", "direct", "names", "webhook"],
+    ids=["defaults", "sub-path", "direct", "options", "names", "webhook"],
 )
 def test_good_settings_pass_the_checks_and_reach_for_the_host(tmp_path, settings):
     result = run_site(tmp_path, settings)
@@ -143,3 +145,32 @@ def test_a_good_webhook_url_is_not_shown_even_verbosely(tmp_path):
 
     assert "UNREACHABLE" in result.stdout
     assert "SECRET-7d1e" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"systemd_streamlit_options": ["--theme.base=dark\nExecStartPre=/bin/touch /tmp/x"]},
+         "systemd_streamlit_options: a line break or another control character"),
+        ({"app_environment": {"FOO": "x\nPGUSER=sentinel_owner"}},
+         "app_environment: a line break or another control character"),
+        ({"app_environment": {"FOO\nPGUSER": "x"}},
+         "app_environment: a line break or another control character"),
+        ({"nginx_tls_basic_auth_realm": "Sentinel\r\nX-Injected: 1"},
+         "nginx_tls_basic_auth_realm: a line break or another control character"),
+        ({"systemd_streamlit_options": ["--server.address=0.0.0.0"]},
+         "--server.address (set systemd_listen_address)"),
+        ({"systemd_streamlit_options": ["--server.port", "9000"]},
+         "must be Streamlit options starting with --"),
+        ({"app_language": "fr"}, "value of app_language must be one of: en, zh"),
+    ],
+    ids=["unit-line", "env-value", "env-name", "realm", "managed-option", "bare-value",
+         "choice"],
+)
+def test_a_setting_that_would_write_lines_of_its_own_or_bypass_a_check_is_refused(
+        tmp_path, settings, message):
+    result = run_site(tmp_path, settings)
+
+    assert result.returncode != 0
+    assert message in output_of(result)
+    assert "UNREACHABLE" not in result.stdout
