@@ -34,6 +34,8 @@ def test_build_contains_roles_playbooks_and_app(tmp_path):
         assert f"roles/{role}/tasks/main.yml" in names
         assert f"roles/{role}/meta/argument_specs.yml" in names
     assert "playbooks/site.yml" in names
+    # Every role's validate.yml includes it.
+    assert "playbooks/tasks/check_role_settings.yml" in names
     assert "plugins/filter/candle_files.py" in names
     assert "plugins/action/warn.py" in names
     assert "dashboard_app/pyproject.toml" in names
