@@ -485,3 +485,112 @@ def test_a_crash_of_the_check_exits_3_without_its_message(
     assert code == 3
     assert captured.err.startswith("sentinel-check: error: the check crashed: RuntimeError at ")
     assert URL_MARK not in captured.out + captured.err
+
+
+def test_a_check_that_runs_again_resolves_the_alert_that_it_could_not_run(
+    fresh: Database, health: Health, receiver: Receiver, tmp_path: Path
+) -> None:
+    mark = tmp_path / "check-failed"
+    mark.touch()
+    alerted_at = datetime.fromtimestamp(mark.stat().st_mtime, UTC).replace(microsecond=0)
+    config = config_for(tmp_path, health, receiver.url, failure_mark=mark,
+                        webhook_format="slack")
+    unit = FakeSystemctl(active=True)
+    later = alerted_at + timedelta(minutes=3)
+
+    first = watchdog.cycle(config, systemctl=unit, now=later)
+    first_status = json.loads(config.status_file.read_text())
+    second = watchdog.cycle(config, systemctl=unit, now=later + timedelta(minutes=1))
+
+    assert (first.check_recovered, second.check_recovered) == (True, False)
+    assert not mark.exists()
+    [text] = [p["text"] for p in receiver.delivered()]
+    assert text == (
+        f"CHECK RUNNING AGAIN: the health check of sentinel-dashboard on "
+        f"{socket.gethostname()} runs again after 3 min (it could not run at "
+        f"{watchdog.market.iso_utc(alerted_at)}); sentinel-dashboard is ok.")
+    assert "check_recovered=yes" in first.log_line()
+    assert first_status["check_recovered"] is True
+
+
+def test_the_resolution_of_a_failed_check_comes_before_a_new_incident(
+    fresh: Database, health: Health, receiver: Receiver, tmp_path: Path
+) -> None:
+    mark = tmp_path / "check-failed"
+    mark.touch()
+    config = config_for(tmp_path, health, receiver.url, failure_mark=mark)
+
+    watchdog.cycle(config, systemctl=FakeSystemctl(active=False, restart_fixes=False))
+
+    assert [(p["event"], p["status"]) for p in receiver.delivered()] == [
+        ("check_resolved", "down"), ("incident", "down")]
+
+
+def test_exit_zero_keeps_the_status_and_exits_0(fresh: Database, tmp_path: Path) -> None:
+    systemctl_on_path(tmp_path / "unit", active=False)
+    port = free_port()  # nothing answers there
+
+    plain = run_check(fresh, tmp_path, "--port", str(port), "--max-restarts", "0")
+    zero = run_check(fresh, tmp_path, "--port", str(port), "--max-restarts", "0",
+                     "--exit-zero")
+    unwritable = run_check(fresh, tmp_path, "--exit-zero",
+                           "--status-file", str(tmp_path / "status.json" / "x"))
+
+    assert plain.returncode == 2
+    assert zero.returncode == 0
+    assert zero.stderr.splitlines()[-1].startswith("sentinel-check: status=down ")
+    assert json.loads((tmp_path / "status.json").read_text())["status"] == "down"
+    assert unwritable.returncode == 3
+
+
+def run_status(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(CLI), "status", *args], capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+def test_status_reads_the_last_result_for_people_and_scripts(
+    fresh: Database, tmp_path: Path
+) -> None:
+    systemctl_on_path(tmp_path / "unit", active=False)
+    status_file = str(tmp_path / "status.json")
+    run_check(fresh, tmp_path, "--port", str(free_port()), "--max-restarts", "0")
+
+    shown = run_status("--status-file", status_file)
+    printed = run_status("--status-file", status_file, "--json")
+    fresh_enough = run_status("--status-file", status_file, "--max-age", "600")
+
+    assert shown.returncode == printed.returncode == fresh_enough.returncode == 2
+    lines = shown.stdout.splitlines()
+    assert re.fullmatch(
+        rf"down: sentinel-dashboard on {re.escape(socket.gethostname())}, checked "
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(\d+ s ago\)", lines[0]), lines[0]
+    assert "- service: sentinel-dashboard is inactive, not active" in lines
+    assert "action: restart limit reached (0 in 1 h), not restarting" in lines
+    assert any(line.startswith("incident since ") for line in lines)
+    assert json.loads(printed.stdout) == json.loads(Path(status_file).read_text())
+
+
+def test_status_exits_3_without_a_recent_result(tmp_path: Path) -> None:
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"status": "ok", "checked_at": "2023-03-01T00:00:00Z",
+                               "findings": [], "host": "h", "service": "s"}))
+    not_a_result = tmp_path / "other.json"
+    not_a_result.write_text('{"status": "fine"}')
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{")
+
+    stale = run_status("--status-file", str(old), "--max-age", "300")
+    any_age = run_status("--status-file", str(old))
+    missing = run_status("--status-file", str(tmp_path / "none.json"))
+    other = run_status("--status-file", str(not_a_result))
+    broken = run_status("--status-file", str(garbage))
+    usage = run_status("--max-age", "soon")
+
+    assert (stale.returncode, any_age.returncode) == (3, 0)
+    assert stale.stderr.strip().endswith("more than 5 min: is its timer running?")
+    assert stale.stdout.startswith("ok: s on h, checked 2023-03-01T00:00:00Z")
+    assert missing.returncode == other.returncode == broken.returncode == usage.returncode == 3
+    assert "the check has not run yet" in missing.stderr
+    assert other.stderr.strip().endswith("holds no check result")
+    assert broken.stderr.strip().endswith("is not JSON")
+    assert usage.stderr.startswith("sentinel-dashboard status: error: argument --max-age")

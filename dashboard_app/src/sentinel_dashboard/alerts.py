@@ -46,6 +46,13 @@ def duration_words(seconds: int) -> str:
 def text(alert: dict[str, Any]) -> str:
     """The alert as a few lines of plain text, for the chat formats."""
     service, host = alert["service"], alert["host"]
+    if alert["event"] == "check_resolved":
+        took = duration_words(alert["duration_seconds"] or 0)
+        return (
+            f"CHECK RUNNING AGAIN: the health check of {service} on {host} runs again after "
+            f"{took} (it could not run at {alert['started_at']}); {service} is "
+            f"{alert['status']}."
+        )
     if alert["event"] == "resolved":
         took = duration_words(alert["duration_seconds"] or 0)
         return (

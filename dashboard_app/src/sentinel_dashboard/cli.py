@@ -179,7 +179,32 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
                           default=alerts.DEFAULT_FORMAT, help="default %(default)s")
     checking.add_argument("--webhook-timeout", type=_timeout, default=alerts.DEFAULT_TIMEOUT,
                           metavar="SECONDS", help="wait for the webhook (default %(default)s)")
+    checking.add_argument("--failure-mark", type=Path, metavar="FILE",
+                          help="left by the alert that a cycle could not run; the next "
+                          "cycle that runs removes it and sends a resolution (default none)")
+    checking.add_argument("--exit-zero", action="store_true",
+                          help="exit 0 whatever the status, so that only a cycle that could "
+                          "not run fails (for a systemd unit; Python's own crash exits 1)")
     checking.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    status = commands.add_parser(
+        "status",
+        help="the health check's last result, from its status file",
+        description="Exit code as check's: 0 ok, 1 degraded, 2 down; 3 when there is no "
+        "result, or it is older than --max-age.",
+    )
+    status.error = _status_usage_error  # type: ignore[method-assign]
+    status.add_argument("--status-file", type=Path, default=watchdog.DEFAULT_STATE_DIR /
+                        "status.json", help="default %(default)s")
+    status.add_argument("--max-age", type=_count, default=0, metavar="SECONDS",
+                        help="a result older than this means the check is not running "
+                        "(default 0: any age)")
+    status.add_argument("--json", action="store_true", help="print the status file's object")
+
+
+def _status_usage_error(message: str) -> None:
+    print(f"{PROG} status: error: {message}", file=sys.stderr)
+    sys.exit(watchdog.EXIT_CANNOT_CHECK)
 
 
 def _check_usage_error(message: str) -> None:
@@ -299,7 +324,7 @@ def _check(args: argparse.Namespace) -> int:
         dsn=args.dsn, max_restarts=args.max_restarts, restart_window=args.restart_window,
         state_file=args.state_file, status_file=args.status_file,
         webhook_file=args.webhook_file, webhook_format=args.webhook_format,
-        webhook_timeout=args.webhook_timeout,
+        webhook_timeout=args.webhook_timeout, failure_mark=args.failure_mark,
     )
     try:
         outcome = watchdog.cycle(config)
@@ -316,7 +341,26 @@ def _check(args: argparse.Namespace) -> int:
     print(f"{CHECK_PREFIX}: {outcome.log_line()}", file=sys.stderr)
     if args.json:
         _print_json(outcome.as_json())
-    return outcome.exit_code
+    return 0 if args.exit_zero else outcome.exit_code
+
+
+def _status(args: argparse.Namespace) -> int:
+    try:
+        last = watchdog.read_status(args.status_file)
+    except watchdog.StatusError as exc:
+        print(f"{PROG} status: {exc}", file=sys.stderr)
+        return watchdog.EXIT_CANNOT_CHECK
+    age = watchdog.status_age(last)
+    if args.json:
+        _print_json(last)
+    else:
+        print("\n".join(watchdog.describe_status(last, age)))
+    if args.max_age and age.total_seconds() > args.max_age:
+        print(f"{PROG} status: the last check ran {alerts.duration_words(int(age.total_seconds()))}"
+              f" ago, more than {alerts.duration_words(args.max_age)}: is its timer running?",
+              file=sys.stderr)
+        return watchdog.EXIT_CANNOT_CHECK
+    return watchdog.EXIT_CODES[last["status"]]
 
 
 def _run(args: argparse.Namespace, config: settings.Settings) -> None:
@@ -414,6 +458,8 @@ def _run(args: argparse.Namespace, config: settings.Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
+    if extra and args.command == "status":
+        _status_usage_error(f"unrecognized arguments: {' '.join(extra)}")
     if extra and args.command == "check":
         _check_usage_error(f"unrecognized arguments: {' '.join(extra)}")
     if extra and args.command != "serve":
@@ -432,6 +478,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # urllib3 names each request's URL in its logs; the webhook's is a secret.
         logging.getLogger("urllib3").setLevel(logging.CRITICAL)
         return _check(args)
+    if args.command == "status":
+        return _status(args)
 
     config = None
     try:

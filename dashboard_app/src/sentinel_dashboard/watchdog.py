@@ -77,6 +77,9 @@ class CheckConfig:
     webhook_file: Path | None = None  # None: alerts go to the log only
     webhook_format: str = alerts.DEFAULT_FORMAT
     webhook_timeout: float = alerts.DEFAULT_TIMEOUT
+    # Left by the alert sent when a cycle could not run (the unit's OnFailure=);
+    # the next cycle that runs finds it and says the check runs again.
+    failure_mark: Path | None = None
 
     @property
     def health_url(self) -> str:
@@ -371,14 +374,33 @@ def deliver(config: CheckConfig, state: State, post: alerts.Post) -> str | None:
     return None
 
 
+def note_check_recovered(config: CheckConfig, state: State, result: Result) -> bool:
+    """Queue the resolution of an alert that said the check could not run, if one was sent.
+
+    The mark's time is when that alert went out: the outage of the check began
+    then at the latest.
+    """
+    mark = config.failure_mark
+    if mark is None:
+        return False
+    try:
+        alerted_at = datetime.fromtimestamp(mark.stat().st_mtime, UTC).replace(microsecond=0)
+    except FileNotFoundError:
+        return False
+    failed = {"started_at": market.iso_utc(alerted_at)}
+    state.pending.append(_alert("check_resolved", result, failed, "none", result.checked_at))
+    return True
+
+
 @dataclass(frozen=True)
 class Outcome:
     result: Result
     action: str
-    alert: str | None  # the event queued by this cycle
+    alert: str | None  # the incident event queued by this cycle
     pending: int  # alerts still waiting for the webhook
     delivery_error: str | None
     incident: dict[str, Any] | None
+    check_recovered: bool = False  # a cycle had failed, and its alert gets a resolution
 
     @property
     def exit_code(self) -> int:
@@ -387,7 +409,7 @@ class Outcome:
     def as_json(self) -> dict[str, Any]:
         return {**self.result.as_json(), "action": self.action, "alert": self.alert,
                 "pending_alerts": self.pending, "delivery_error": self.delivery_error,
-                "incident": self.incident}
+                "incident": self.incident, "check_recovered": self.check_recovered}
 
     def log_line(self) -> str:
         """One greppable line: key=value pairs, reasons last."""
@@ -395,6 +417,8 @@ class Outcome:
         parts = [f"status={self.result.status}", f"service={self.result.service}",
                  f"action={json.dumps(self.action)}", f"alert={self.alert or 'none'}",
                  f"pending={self.pending}"]
+        if self.check_recovered:
+            parts.append("check_recovered=yes")
         if self.delivery_error:
             parts.append(f"delivery_error={json.dumps(self.delivery_error)}")
         if failed:
@@ -416,16 +440,74 @@ def cycle(
         action = restart(config, state, systemctl, result.checked_at)
     else:
         action = "none"
+    recovered = note_check_recovered(config, state, result)
     event = advance(state, result, action)
     if event and config.webhook_file is None:
         log.warning("%s alert not sent: no webhook file is set", event)
     # Saved before sending: a crash in between sends an alert twice rather than never.
     write_json(config.state_file, asdict(state))
+    if recovered:
+        # Only once its resolution is saved; a later failure leaves a new mark.
+        config.failure_mark.unlink(missing_ok=True)
     error = deliver(config, state, post)
     write_json(config.state_file, asdict(state))
     outcome = Outcome(result=result, action=action, alert=event, pending=len(state.pending),
-                      delivery_error=error, incident=state.incident)
+                      delivery_error=error, incident=state.incident,
+                      check_recovered=recovered)
     # The result holds no secret, and monitoring scripts need not be root to read it.
     write_json(config.status_file, outcome.as_json(), mode=0o644)
     return outcome
 
+
+
+# -- Reading the last result -----------------------------------------------------------
+
+
+class StatusError(Exception):
+    """There is no last result to read: no status file, or one that is not a result."""
+
+
+def read_status(path: Path) -> dict[str, Any]:
+    """The status file's object, as the last cycle wrote it."""
+    try:
+        last = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StatusError(f"no result at {path}: the check has not run yet") from None
+    except OSError as exc:
+        raise StatusError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError:
+        raise StatusError(f"{path} is not JSON") from None
+    if (not isinstance(last, dict) or last.get("status") not in EXIT_CODES
+            or not isinstance(last.get("checked_at"), str)
+            or not isinstance(last.get("findings"), list)):
+        raise StatusError(f"{path} holds no check result")
+    try:
+        _parse(last["checked_at"])
+    except ValueError:
+        raise StatusError(f"{path} holds no check result") from None
+    return last
+
+
+def status_age(last: dict[str, Any], now: datetime | None = None) -> timedelta:
+    return (now or datetime.now(UTC)) - _parse(last["checked_at"])
+
+
+def describe_status(last: dict[str, Any], age: timedelta) -> list[str]:
+    """The last result in a few lines for people: what failed, what was done, what waits."""
+    ago = alerts.duration_words(int(age.total_seconds()))
+    lines = [f"{last['status']}: {last.get('service', '?')} on {last.get('host', '?')}, "
+             f"checked {last['checked_at']} ({ago} ago)"]
+    lines += [f"- {f.get('check')}: {f.get('reason')}" for f in last["findings"]
+              if not f.get("ok")]
+    if last.get("action", "none") != "none":
+        lines.append(f"action: {last['action']}")
+    incident = last.get("incident")
+    if isinstance(incident, dict):
+        lines.append(f"incident since {incident.get('started_at')} "
+                     f"(worst {incident.get('worst')})")
+    if last.get("pending_alerts"):
+        waiting = f"alerts waiting for the webhook: {last['pending_alerts']}"
+        if last.get("delivery_error"):
+            waiting += f" ({last['delivery_error']})"
+        lines.append(waiting)
+    return lines
