@@ -4,8 +4,12 @@ and the webhook URL is in none of them."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -95,12 +99,74 @@ def test_the_check_is_sandboxed_and_fails_only_when_it_cannot_run(tmp_path: Path
     assert "ProtectSystem" not in unhardened
 
 
-def test_the_failure_alert_script_is_valid_shell(tmp_path: Path) -> None:
-    render(tmp_path, healthcheck_webhook_format="dingtalk")
+class _Receiver(BaseHTTPRequestHandler):
+    """Records each POST's body on the server, answers 200."""
 
-    done = subprocess.run(["bash", "-n", str(tmp_path / "units" / "check-failed.sh")],
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        self.server.bodies.append(self.rfile.read(length).decode())
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    server.bodies = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def run_failure_alert(folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(folder / "units" / "check-failed.sh"), "web1"],
                           capture_output=True, text=True, timeout=30, check=False)
-    assert (done.returncode, done.stderr) == (0, "")
+
+
+# The text the chat formats carry, by where each puts it.
+CHAT_TEXT = {
+    "slack": lambda body: body["text"],
+    "feishu": lambda body: body["content"]["text"],
+    "dingtalk": lambda body: body["text"]["content"],
+}
+
+
+@pytest.mark.parametrize("fmt", ["generic", "slack", "feishu", "dingtalk"])
+def test_the_failure_alert_posts_once_in_its_format_until_the_mark_is_gone(
+    tmp_path: Path, fmt: str, receiver: ThreadingHTTPServer
+) -> None:
+    webhook, mark = tmp_path / "webhook", tmp_path / "check-failed"
+    webhook.write_text(f"http://127.0.0.1:{receiver.server_address[1]}/hook/SECRET-51c2\n")
+    render(tmp_path, healthcheck_webhook_format=fmt, __healthcheck_webhook_file=str(webhook),
+           __healthcheck_failure_mark=str(mark))
+
+    first = run_failure_alert(tmp_path)
+    again = run_failure_alert(tmp_path)
+    mark.unlink()
+    after_a_check_ran = run_failure_alert(tmp_path)
+
+    assert first.returncode == again.returncode == after_a_check_ran.returncode == 0
+    assert "sentinel-check-failed: alerted" in first.stderr
+    assert "already alerted" in again.stderr
+    assert len(receiver.bodies) == 2
+    body = json.loads(receiver.bodies[0])
+    if fmt == "generic":
+        # The keys of the check's own alerts (alerts.ALERT_KEYS), in their order.
+        assert list(body) == ["event", "status", "host", "service", "findings", "action",
+                              "started_at", "resolved_at", "duration_seconds"]
+        assert (body["event"], body["host"]) == ("check_failed", "web1")
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["started_at"])
+    else:
+        assert CHAT_TEXT[fmt](body).startswith(
+            "CHECK FAILED: the health check of sentinel-dashboard on web1 could not run")
+    for shown in (first.stdout, first.stderr):
+        assert "SECRET-51c2" not in shown
 
 
 def test_the_log_file_drop_in_verifies_clean(tmp_path: Path) -> None:
