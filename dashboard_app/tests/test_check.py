@@ -594,3 +594,30 @@ def test_status_exits_3_without_a_recent_result(tmp_path: Path) -> None:
     assert other.stderr.strip().endswith("holds no check result")
     assert broken.stderr.strip().endswith("is not JSON")
     assert usage.stderr.startswith("sentinel-dashboard status: error: argument --max-age")
+
+
+def test_the_password_file_option_replaces_pgpassfile(fresh: Database, tmp_path: Path) -> None:
+    # Without PGPASSWORD, libpq looks for the password in a file; the env's own points
+    # nowhere, as the service user's does for root in the healthcheck role's sandbox.
+    env = {key: value for key, value in fresh.env.items() if key != "PGPASSWORD"}
+    env["PGPASSFILE"] = str(tmp_path / "not-there")
+    given = tmp_path / "credential"
+    given.write_text(f"*:*:*:*:{fresh.env['PGPASSWORD']}\n")
+    given.chmod(0o600)
+    systemctl_on_path(tmp_path / "unit", active=True)
+    env["PATH"] = f"{tmp_path / 'unit' / 'bin'}{os.pathsep}{env['PATH']}"
+
+    def check(*args: str) -> dict:
+        done = subprocess.run(
+            [str(CLI), "check", "--state-file", str(tmp_path / "state.json"),
+             "--status-file", str(tmp_path / "status.json"), "--page", str(calm_page(tmp_path)),
+             "--port", str(free_port()), "--max-restarts", "0", "--json", *args],
+            env=env, capture_output=True, text=True, timeout=120, check=False)
+        return {f["check"]: f for f in json.loads(done.stdout)["findings"]}
+
+    without = check()
+    with_file = check("--password-file", str(given))
+
+    assert without["database"]["ok"] is False
+    assert "no password supplied" in without["database"]["reason"]
+    assert with_file["database"]["ok"] is True

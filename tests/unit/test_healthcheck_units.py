@@ -94,7 +94,13 @@ def test_the_check_is_sandboxed_and_fails_only_when_it_cannot_run(tmp_path: Path
     assert "--failure-mark=/var/lib/sentinel-check/check-failed \\\n" in service
     assert "OnFailure=sentinel-check-failed.service\n" in service
     assert "ProtectSystem=strict\n" in service
-    assert "CapabilityBoundingSet=CAP_SYS_ADMIN CAP_DAC_READ_SEARCH\n" in service
+    assert "CapabilityBoundingSet=CAP_SYS_ADMIN\n" in service
+    # The password file reaches the check as a credential, not by a capability.
+    assert "LoadCredential=pgpass:/etc/sentinel-dashboard/pgpass\n" in service
+    assert "    --password-file=%d/pgpass \\\n" in service
+    without = render(tmp_path / "none", healthcheck_password_file="")["sentinel-check.service"]
+    assert "LoadCredential" not in without
+    assert "--password-file" not in without
     unhardened = render(tmp_path / "off", healthcheck_hardening=False)["sentinel-check.service"]
     assert "ProtectSystem" not in unhardened
 

@@ -179,6 +179,9 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
                           default=alerts.DEFAULT_FORMAT, help="default %(default)s")
     checking.add_argument("--webhook-timeout", type=_timeout, default=alerts.DEFAULT_TIMEOUT,
                           metavar="SECONDS", help="wait for the webhook (default %(default)s)")
+    checking.add_argument("--password-file", type=Path, metavar="FILE",
+                          help="libpq password file to use instead of $PGPASSFILE, for the "
+                          "database check and the page's run (default: $PGPASSFILE)")
     checking.add_argument("--failure-mark", type=Path, metavar="FILE",
                           help="left by the alert that a cycle could not run; the next "
                           "cycle that runs removes it and sends a resolution (default none)")
@@ -317,6 +320,9 @@ CHECK_PREFIX = "sentinel-check"
 
 
 def _check(args: argparse.Namespace) -> int:
+    if args.password_file:
+        # libpq reads it, here and in the page's child process, which inherits it.
+        os.environ["PGPASSFILE"] = str(args.password_file)
     config = watchdog.CheckConfig(
         unit=args.unit, port=args.port, base_path=args.base_path,
         http_timeout=args.http_timeout, page=args.page or watchdog.installed_page(),
