@@ -95,11 +95,11 @@ def test_the_check_is_sandboxed_and_fails_only_when_it_cannot_run(tmp_path: Path
     assert "OnFailure=sentinel-check-failed.service\n" in service
     assert "ProtectSystem=strict\n" in service
     assert "CapabilityBoundingSet=CAP_SYS_ADMIN\n" in service
-    # The password file reaches the check as a credential, not by a capability.
-    assert "LoadCredential=pgpass:/etc/sentinel-dashboard/pgpass\n" in service
-    assert "    --password-file=%d/pgpass \\\n" in service
+    # The password file reaches the check as root's copy, not by a capability.
+    assert "    /etc/sentinel-dashboard/pgpass %t/sentinel-check/pgpass\n" in service
+    assert "    --password-file=%t/sentinel-check/pgpass \\\n" in service
     without = render(tmp_path / "none", healthcheck_password_file="")["sentinel-check.service"]
-    assert "LoadCredential" not in without
+    assert "ExecStartPre" not in without
     assert "--password-file" not in without
     unhardened = render(tmp_path / "off", healthcheck_hardening=False)["sentinel-check.service"]
     assert "ProtectSystem" not in unhardened
