@@ -621,3 +621,24 @@ def test_the_password_file_option_replaces_pgpassfile(fresh: Database, tmp_path:
     assert without["database"]["ok"] is False
     assert "no password supplied" in without["database"]["reason"]
     assert with_file["database"]["ok"] is True
+
+
+def test_a_cycle_that_cannot_save_its_result_sends_nothing_and_keeps_the_mark(
+    fresh: Database, health: Health, receiver: Receiver, tmp_path: Path
+) -> None:
+    mark = tmp_path / "check-failed"
+    mark.touch()
+    blocked = tmp_path / "state" / "status.json"
+    blocked.mkdir(parents=True)
+    config = config_for(tmp_path, health, receiver.url, failure_mark=mark)
+    unit = FakeSystemctl(active=False, restart_fixes=False)
+
+    with pytest.raises(watchdog.StateError, match=r"status\.json: Is a directory"):
+        watchdog.cycle(config, systemctl=unit)
+    blocked.rmdir()
+    recovered = watchdog.cycle(config, systemctl=unit)
+
+    # The failed cycle saved no state; the next one queues and sends each alert once.
+    assert recovered.check_recovered is True
+    assert [p["event"] for p in receiver.delivered()] == ["check_resolved", "incident"]
+    assert not mark.exists()

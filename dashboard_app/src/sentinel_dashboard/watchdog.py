@@ -444,20 +444,29 @@ def cycle(
     event = advance(state, result, action)
     if event and config.webhook_file is None:
         log.warning("%s alert not sent: no webhook file is set", event)
-    # Saved before sending: a crash in between sends an alert twice rather than never.
-    write_json(config.state_file, asdict(state))
-    if recovered:
-        # Only once its resolution is saved; a later failure leaves a new mark.
-        config.failure_mark.unlink(missing_ok=True)
-    error = deliver(config, state, post)
-    write_json(config.state_file, asdict(state))
-    outcome = Outcome(result=result, action=action, alert=event, pending=len(state.pending),
-                      delivery_error=error, incident=state.incident,
-                      check_recovered=recovered)
-    # The result holds no secret, and monitoring scripts need not be root to read it.
-    write_json(config.status_file, outcome.as_json(), mode=0o644)
-    return outcome
 
+    def outcome(error: str | None) -> Outcome:
+        return Outcome(result=result, action=action, alert=event, pending=len(state.pending),
+                       delivery_error=error, incident=state.incident,
+                       check_recovered=recovered)
+
+    def save(error: str | None) -> Outcome:
+        done = outcome(error)
+        # The result holds no secret, and monitoring scripts need not be root to read it.
+        write_json(config.status_file, done.as_json(), mode=0o644)
+        # The state last: when the status cannot be written, the next cycle starts
+        # from the state before this one and queues its alerts once, not twice.
+        write_json(config.state_file, asdict(state))
+        return done
+
+    # Both files are saved before anything is sent. A cycle that cannot save them
+    # fails before it alerts, leaving the mark of a failed cycle in place (it would
+    # otherwise say the check runs again, and fail); a crash after saving sends an
+    # alert twice rather than never.
+    save(None)
+    if recovered:
+        config.failure_mark.unlink(missing_ok=True)
+    return save(deliver(config, state, post))
 
 
 # -- Reading the last result -----------------------------------------------------------
