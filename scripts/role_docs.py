@@ -15,7 +15,9 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-ROLES = ("venv", "app", "systemd", "nginx_tls", "firewall", "database")
+ROLES = (
+    "venv", "app", "systemd", "logrotate", "nginx_tls", "firewall", "healthcheck", "database",
+)
 BEGIN = "<!-- role variables: made by scripts/role_docs.py from meta/argument_specs.yml -->"
 END = "<!-- end of role variables -->"
 

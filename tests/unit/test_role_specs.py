@@ -22,7 +22,9 @@ def load_yaml(path: Path) -> dict:
 
 
 def test_the_collection_has_the_expected_roles():
-    assert ROLES == ["app", "database", "firewall", "nginx_tls", "systemd", "venv"]
+    assert ROLES == [
+        "app", "database", "firewall", "healthcheck", "logrotate", "nginx_tls", "systemd", "venv",
+    ]
 
 
 @pytest.mark.parametrize("role", ROLES)

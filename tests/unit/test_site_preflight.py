@@ -61,9 +61,15 @@ def output_of(result: subprocess.CompletedProcess[str]) -> str:
         ({"nginx_tls_server_names": ["dashboard.example.test; return 200"]},
          'refused: "dashboard.example.test; return 200"'),
         ({"app_refresh": 5, "app_cache_ttl": 10}, "app_cache_ttl below app_refresh"),
+        ({"healthcheck_interval": 5}, "healthcheck_interval whole seconds of at least 10"),
+        ({"healthcheck_webhook_format": "teams"}, "(is 'teams')"),
+        ({"healthcheck_port": 8502}, "follow systemd_listen_port"),
+        ({"logrotate_log_dir": "/srv/logs"}, "a folder below /var/log (is '/srv/logs')"),
+        ({"logrotate_journal_max_use": "lots"}, "a size such as 500M (is 'lots')"),
     ],
     ids=["path", "upload", "mode", "ssh-port", "port-clash", "direct-on-loopback",
-         "open-listener", "upstream-port", "server-name", "app"],
+         "open-listener", "upstream-port", "server-name", "app", "check-interval",
+         "webhook-format", "check-port", "log-dir", "journal-size"],
 )
 def test_a_bad_setting_stops_the_run_before_any_host_is_contacted(tmp_path, settings, message):
     result = run_site(tmp_path, settings)
@@ -85,8 +91,10 @@ def test_a_bad_setting_stops_the_run_before_any_host_is_contacted(tmp_path, sett
          "systemd_memory_max": "1.5G", "systemd_cpu_quota": "150%"},
         {"nginx_tls_server_names": ["dashboard.example.test", "*.example.test",
                                     "192.0.2.10", "2001:db8::10"]},
+        {"healthcheck_webhook_url": "https://hooks.example.test/T0/B0/abc123",
+         "healthcheck_webhook_format": "slack", "healthcheck_interval": 20},
     ],
-    ids=["defaults", "sub-path", "direct", "options", "names"],
+    ids=["defaults", "sub-path", "direct", "options", "names", "webhook"],
 )
 def test_good_settings_pass_the_checks_and_reach_for_the_host(tmp_path, settings):
     result = run_site(tmp_path, settings)
@@ -111,6 +119,33 @@ def test_each_name_that_is_no_host_name_or_address_is_named(tmp_path):
         assert json.dumps(name) in named, name
     for name in accepted:
         assert json.dumps(name) not in named, name
+
+
+@pytest.mark.parametrize("url", ["hooks.example.test/no-scheme-SECRET-7d1e",
+                                 "https://hooks.example.test/two words-SECRET-7d1e"])
+def test_a_bad_webhook_url_is_refused_without_being_shown(tmp_path, url):
+    result = run_site(tmp_path, {"healthcheck_webhook_url": url})
+
+    assert result.returncode != 0
+    assert "healthcheck_webhook_url must be empty or one http:// or https:// URL" in output_of(
+        result)
+    assert "SECRET-7d1e" not in result.stdout + result.stderr
+    assert "Deploy the dashboard" not in result.stdout
+
+
+def test_a_good_webhook_url_is_not_shown_even_verbosely(tmp_path):
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(INVENTORY, encoding="utf-8")
+    extra_vars = tmp_path / "settings.json"
+    extra_vars.write_text(json.dumps(
+        {"healthcheck_webhook_url": "https://hooks.example.test/SECRET-7d1e"}), encoding="utf-8")
+    result = subprocess.run(
+        [ansible_playbook(), "-vvv", "-i", str(inventory), "-e", f"@{extra_vars}",
+         str(REPO / "playbooks" / "site.yml")],
+        capture_output=True, text=True, env=ansible_environment(), timeout=180)
+
+    assert "UNREACHABLE" in result.stdout
+    assert "SECRET-7d1e" not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -17,7 +18,18 @@ from typing import Any
 import psycopg
 import simplejson
 
-from sentinel_dashboard import db, fetch, loader, market, replay, schema, settings
+from sentinel_dashboard import (
+    alerts,
+    db,
+    fetch,
+    loader,
+    logfile,
+    market,
+    replay,
+    schema,
+    settings,
+    watchdog,
+)
 
 PROG = "sentinel-dashboard"
 log = logging.getLogger(__name__)
@@ -111,12 +123,96 @@ def _parser() -> argparse.ArgumentParser:
     breaker.add_argument("--limit", type=_limit, default=20, help="how many (default 20)")
     breaker.add_argument("--json", action="store_true", help="print the result as JSON")
 
+    _check_parser(commands)
+
     commands.add_parser(
         "serve",
         help="run the Streamlit page; further arguments go to 'streamlit run'",
         add_help=False,
     )
     return parser
+
+
+def _check_parser(commands: argparse._SubParsersAction) -> None:
+    checking = commands.add_parser(
+        "check",
+        help="check the service, its web server, its page and its data; restart, alert",
+        description="One health-check cycle. Exit code 0 ok, 1 degraded, 2 down, "
+        "3 the check could not run (its settings, or a file it cannot write).",
+    )
+    # Exit 2 means down here, so a usage error must not look like one.
+    checking.error = _check_usage_error  # type: ignore[method-assign]
+    checking.add_argument("--unit", default=watchdog.DEFAULT_UNIT,
+                          help="systemd unit of the dashboard (default %(default)s)")
+    checking.add_argument("--port", type=_port, default=watchdog.DEFAULT_PORT,
+                          help="Streamlit's port on 127.0.0.1 (default %(default)s)")
+    checking.add_argument("--base-path", default="",
+                          help="Streamlit's server.baseUrlPath, e.g. dashboard (default none)")
+    checking.add_argument("--http-timeout", type=_timeout, default=watchdog.DEFAULT_HTTP_TIMEOUT,
+                          metavar="SECONDS",
+                          help="wait for the health endpoint (default %(default)s)")
+    checking.add_argument("--page", type=Path, default=None,
+                          help="page script to run (default: the installed page.py)")
+    checking.add_argument("--page-timeout", type=_timeout, default=watchdog.DEFAULT_PAGE_TIMEOUT,
+                          metavar="SECONDS", help="wait for the page's run (default %(default)s)")
+    checking.add_argument("--symbol",
+                          help="symbol whose newest candle must be fresh "
+                          "(default: the one with the newest candle)")
+    checking.add_argument("--stale-after", type=_minutes, metavar="SECONDS",
+                          help=f"stale threshold (default: ${settings.STALE_AFTER_VARIABLE}, "
+                          f"else {settings.DEFAULT_STALE_AFTER})")
+    checking.add_argument("--max-restarts", type=_count, default=watchdog.DEFAULT_MAX_RESTARTS,
+                          help="restarts allowed per window; 0 never restarts "
+                          "(default %(default)s)")
+    checking.add_argument("--restart-window", type=_minutes,
+                          default=watchdog.DEFAULT_RESTART_WINDOW, metavar="SECONDS",
+                          help="the window the restarts are counted in (default %(default)s)")
+    checking.add_argument("--state-file", type=Path, default=watchdog.DEFAULT_STATE_DIR /
+                          "state.json", help="incident, restarts, undelivered alerts "
+                          "(default %(default)s)")
+    checking.add_argument("--status-file", type=Path, default=watchdog.DEFAULT_STATE_DIR /
+                          "status.json", help="the last result (default %(default)s)")
+    checking.add_argument("--webhook-file", type=Path,
+                          help="file holding the webhook's URL, readable by root only "
+                          "(default: no alerts are sent, only logged)")
+    checking.add_argument("--webhook-format", choices=alerts.FORMATS,
+                          default=alerts.DEFAULT_FORMAT, help="default %(default)s")
+    checking.add_argument("--webhook-timeout", type=_timeout, default=alerts.DEFAULT_TIMEOUT,
+                          metavar="SECONDS", help="wait for the webhook (default %(default)s)")
+    checking.add_argument("--password-file", type=Path, metavar="FILE",
+                          help="libpq password file to use instead of $PGPASSFILE, for the "
+                          "database check and the page's run (default: $PGPASSFILE)")
+    checking.add_argument("--failure-mark", type=Path, metavar="FILE",
+                          help="left by the alert that a cycle could not run; the next "
+                          "cycle that runs removes it and sends a resolution (default none)")
+    checking.add_argument("--exit-zero", action="store_true",
+                          help="exit 0 whatever the status, so that only a cycle that could "
+                          "not run fails (for a systemd unit; Python's own crash exits 1)")
+    checking.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    status = commands.add_parser(
+        "status",
+        help="the health check's last result, from its status file",
+        description="Exit code as check's: 0 ok, 1 degraded, 2 down; 3 when there is no "
+        "result, or it is older than --max-age.",
+    )
+    status.error = _status_usage_error  # type: ignore[method-assign]
+    status.add_argument("--status-file", type=Path, default=watchdog.DEFAULT_STATE_DIR /
+                        "status.json", help="default %(default)s")
+    status.add_argument("--max-age", type=_count, default=0, metavar="SECONDS",
+                        help="a result older than this means the check is not running "
+                        "(default 0: any age)")
+    status.add_argument("--json", action="store_true", help="print the status file's object")
+
+
+def _status_usage_error(message: str) -> None:
+    print(f"{PROG} status: error: {message}", file=sys.stderr)
+    sys.exit(watchdog.EXIT_CANNOT_CHECK)
+
+
+def _check_usage_error(message: str) -> None:
+    print(f"{PROG} check: error: {message}", file=sys.stderr)
+    sys.exit(watchdog.EXIT_CANNOT_CHECK)
 
 
 def _number_in(
@@ -143,6 +239,9 @@ def _number_in(
 _limit = _number_in(int, 1, market.MAX_BUCKETS)
 _speed = _number_in(float, 0, 1000, " candles a second")
 _minutes = _number_in(int, 1, None)
+_count = _number_in(int, 0, None)
+_port = _number_in(int, 1, 65535)
+_timeout = _number_in(float, 0.1, 3600, " seconds")
 
 
 def _utc_time(text: str) -> datetime:
@@ -202,13 +301,72 @@ DEFAULT_THEME = ["--theme.primaryColor=#1f77b4"]
 
 
 def _serve(streamlit_args: list[str]) -> int:
+    # Streamlit runs in this process rather than after an exec, so that the log
+    # file set up here (SENTINEL_LOG_FILE) also receives Streamlit's own loggers.
+    logfile.configure()
+    from streamlit.web import cli as streamlit_cli
+
     page = resources.files("sentinel_dashboard").joinpath("page.py")
     themed = any(arg.startswith("--theme.") for arg in streamlit_args)
     extra = [] if themed else DEFAULT_THEME
-    argv = [sys.executable, "-m", "streamlit", "run", str(page), *extra, *streamlit_args]
-    log.info("exec %s", " ".join(argv))
-    os.execv(sys.executable, argv)  # noqa: S606 - fixed interpreter, no shell
+    args = ["run", str(page), *extra, *streamlit_args]
+    log.info("streamlit %s", " ".join(args))
+    # Click ends the process itself, with Streamlit's exit code.
+    streamlit_cli.main.main(args=args, prog_name="streamlit")
     return 0  # not reached
+
+
+CHECK_PREFIX = "sentinel-check"
+
+
+def _check(args: argparse.Namespace) -> int:
+    if args.password_file:
+        # libpq reads it, here and in the page's child process, which inherits it.
+        os.environ["PGPASSFILE"] = str(args.password_file)
+    config = watchdog.CheckConfig(
+        unit=args.unit, port=args.port, base_path=args.base_path,
+        http_timeout=args.http_timeout, page=args.page or watchdog.installed_page(),
+        page_timeout=args.page_timeout, symbol=args.symbol, stale_after=args.stale_after,
+        dsn=args.dsn, max_restarts=args.max_restarts, restart_window=args.restart_window,
+        state_file=args.state_file, status_file=args.status_file,
+        webhook_file=args.webhook_file, webhook_format=args.webhook_format,
+        webhook_timeout=args.webhook_timeout, failure_mark=args.failure_mark,
+    )
+    try:
+        outcome = watchdog.cycle(config)
+    except watchdog.StateError as exc:
+        print(f"{CHECK_PREFIX}: error: {exc}", file=sys.stderr)
+        return watchdog.EXIT_CANNOT_CHECK
+    except Exception as exc:
+        # Uncaught, it would exit 1, which reads as degraded. Its message and
+        # traceback could hold the webhook's URL, so only its type and place are told.
+        place = traceback.extract_tb(exc.__traceback__)[-1]
+        print(f"{CHECK_PREFIX}: error: the check crashed: {type(exc).__name__} at "
+              f"{Path(place.filename).name}:{place.lineno}", file=sys.stderr)
+        return watchdog.EXIT_CANNOT_CHECK
+    print(f"{CHECK_PREFIX}: {outcome.log_line()}", file=sys.stderr)
+    if args.json:
+        _print_json(outcome.as_json())
+    return 0 if args.exit_zero else outcome.exit_code
+
+
+def _status(args: argparse.Namespace) -> int:
+    try:
+        last = watchdog.read_status(args.status_file)
+    except watchdog.StatusError as exc:
+        print(f"{PROG} status: {exc}", file=sys.stderr)
+        return watchdog.EXIT_CANNOT_CHECK
+    age = watchdog.status_age(last)
+    if args.json:
+        _print_json(last)
+    else:
+        print("\n".join(watchdog.describe_status(last, age)))
+    if args.max_age and age.total_seconds() > args.max_age:
+        print(f"{PROG} status: the last check ran {alerts.duration_words(int(age.total_seconds()))}"
+              f" ago, more than {alerts.duration_words(args.max_age)}: is its timer running?",
+              file=sys.stderr)
+        return watchdog.EXIT_CANNOT_CHECK
+    return watchdog.EXIT_CODES[last["status"]]
 
 
 def _run(args: argparse.Namespace, config: settings.Settings) -> None:
@@ -306,16 +464,28 @@ def _run(args: argparse.Namespace, config: settings.Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
+    if extra and args.command == "status":
+        _status_usage_error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra and args.command == "check":
+        _check_usage_error(f"unrecognized arguments: {' '.join(extra)}")
     if extra and args.command != "serve":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
 
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format=f"{PROG}: %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
     if args.command == "serve":
         return _serve(extra)
+
+    prefix = CHECK_PREFIX if args.command == "check" else PROG
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format=f"{prefix}: %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command == "check":
+        # urllib3 names each request's URL in its logs; the webhook's is a secret.
+        logging.getLogger("urllib3").setLevel(logging.CRITICAL)
+        return _check(args)
+    if args.command == "status":
+        return _status(args)
 
     config = None
     try:

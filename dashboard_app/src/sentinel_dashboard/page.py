@@ -16,22 +16,15 @@ import psycopg
 import streamlit as st
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from sentinel_dashboard import charts, db, labels, market, settings
+from sentinel_dashboard import charts, db, labels, logfile, market, settings
 
 log = logging.getLogger("sentinel_dashboard.page")
 
 
-def _configure_logging() -> None:
-    # Streamlit configures only its own loggers; ours go to stderr, once per process.
-    package = logging.getLogger("sentinel_dashboard")
-    if not package.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        package.addHandler(handler)
-        package.setLevel(logging.INFO)
-
-
-_configure_logging()
+# Under `serve` logging is set up already, with the log file. Elsewhere (AppTest,
+# the check's page run as root) ours go to stderr only: a root process must not
+# create the service's log file.
+logfile.configure(from_environment=False)
 
 DEFAULT_INTERVAL = "5m"
 # Prices show at least cents, as exchanges quote them; more when the data has more.
