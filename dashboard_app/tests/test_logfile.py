@@ -8,13 +8,11 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
-from urllib.error import URLError
 
 from sentinel_dashboard import logfile
-from support import CLI, Database
-from test_serve import SERVE_TIMEOUT, free_port
+from support import Database
+from test_serve import serve_once
 
 LINES = 3000
 
@@ -129,33 +127,15 @@ def test_without_the_setting_nothing_is_written_to_a_file(tmp_path: Path) -> Non
 
 def test_serve_writes_the_log_file(schema_db: Database, tmp_path: Path) -> None:
     path = tmp_path / "dashboard.log"
-    port = free_port()
-    server = subprocess.Popen(
-        [str(CLI), "serve", "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        env={**schema_db.env, logfile.LOG_FILE_VARIABLE: str(path)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        deadline = time.monotonic() + SERVE_TIMEOUT
-        status = None
-        while status is None and time.monotonic() < deadline and server.poll() is None:
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/_stcore/health", timeout=2
-                ) as response:
-                    status = response.status
-            except (URLError, ConnectionError):
-                time.sleep(0.3)
-        assert status == 200, f"streamlit did not answer; exit code {server.poll()}"
-    finally:
-        server.terminate()
-        output, _ = server.communicate(timeout=20)
 
+    served = serve_once({**schema_db.env, logfile.LOG_FILE_VARIABLE: str(path)})
+
+    assert served.answer == (200, "ok"), f"streamlit did not answer; exit code {served.ended}"
     text = path.read_text(encoding="utf-8")
     assert "sentinel_dashboard.cli: streamlit run " in text
     # Streamlit's own server logger, which does not propagate to the root logger.
-    started = f"Uvicorn server started on 127.0.0.1:{port}"
+    started = f"Uvicorn server started on 127.0.0.1:{served.port}"
     assert f"INFO streamlit.web.server.starlette.starlette_server: {started}" in text
-    assert "Traceback" not in output
-    assert "sentinel_dashboard.cli: streamlit run " in output
+    assert "Traceback" not in served.output
+    # The same line reaches stderr, which the journal keeps.
+    assert "sentinel_dashboard.cli: streamlit run " in served.output

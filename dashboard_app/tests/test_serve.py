@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from typing import NamedTuple
 from urllib.error import URLError
 
 from support import CLI, Database
@@ -20,7 +21,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_serve_starts_streamlit_with_the_given_flags(schema_db: Database) -> None:
+class Served(NamedTuple):
+    port: int
+    answer: tuple[int, str] | None  # the health endpoint's status and body
+    ended: int | None  # the exit code, when it ended by itself
+    output: str
+
+
+def serve_once(env: dict[str, str]) -> Served:
+    """Start `serve` on a free port, ask its health endpoint until it answers, stop it."""
     port = free_port()
     server = subprocess.Popen(
         [
@@ -30,7 +39,7 @@ def test_serve_starts_streamlit_with_the_given_flags(schema_db: Database) -> Non
             "--server.headless", "true",
             "--browser.gatherUsageStats", "false",
         ],
-        env=schema_db.env,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -46,12 +55,18 @@ def test_serve_starts_streamlit_with_the_given_flags(schema_db: Database) -> Non
                     answer = (response.status, response.read().decode())
             except (URLError, ConnectionError):
                 time.sleep(0.3)
-        assert answer == (200, "ok"), f"streamlit did not answer; exit code {server.poll()}"
+        ended = server.poll()
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=20)
+    return Served(port, answer, ended, output)
 
-    assert "Traceback" not in output
+
+def test_serve_starts_streamlit_with_the_given_flags(schema_db: Database) -> None:
+    served = serve_once(schema_db.env)
+
+    assert served.answer == (200, "ok"), f"streamlit did not answer; exit code {served.ended}"
+    assert "Traceback" not in served.output
 
 
 def test_figure_builders_do_not_import_streamlit() -> None:

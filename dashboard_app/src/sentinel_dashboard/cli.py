@@ -140,8 +140,7 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
         description="One health-check cycle. Exit code 0 ok, 1 degraded, 2 down, "
         "3 the check could not run (its settings, or a file it cannot write).",
     )
-    # Exit 2 means down here, so a usage error must not look like one.
-    checking.error = _check_usage_error  # type: ignore[method-assign]
+    checking.error = _exit_3_on_usage_error("check")  # type: ignore[method-assign]
     checking.add_argument("--unit", default=watchdog.DEFAULT_UNIT,
                           help="systemd unit of the dashboard (default %(default)s)")
     checking.add_argument("--port", type=_port, default=watchdog.DEFAULT_PORT,
@@ -196,7 +195,7 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
         description="Exit code as check's: 0 ok, 1 degraded, 2 down; 3 when there is no "
         "result, or it is older than --max-age.",
     )
-    status.error = _status_usage_error  # type: ignore[method-assign]
+    status.error = _exit_3_on_usage_error("status")  # type: ignore[method-assign]
     status.add_argument("--status-file", type=Path, default=watchdog.DEFAULT_STATE_DIR /
                         "status.json", help="default %(default)s")
     status.add_argument("--max-age", type=_count, default=0, metavar="SECONDS",
@@ -205,14 +204,16 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
     status.add_argument("--json", action="store_true", help="print the status file's object")
 
 
-def _status_usage_error(message: str) -> None:
-    print(f"{PROG} status: error: {message}", file=sys.stderr)
-    sys.exit(watchdog.EXIT_CANNOT_CHECK)
+# Commands whose exit codes 1 and 2 are statuses (degraded, down): a usage error
+# exits 3, "could not check", instead of argparse's 2.
+STATUS_EXIT_COMMANDS = ("check", "status")
 
 
-def _check_usage_error(message: str) -> None:
-    print(f"{PROG} check: error: {message}", file=sys.stderr)
-    sys.exit(watchdog.EXIT_CANNOT_CHECK)
+def _exit_3_on_usage_error(command: str) -> Callable[[str], None]:
+    def usage_error(message: str) -> None:
+        print(f"{PROG} {command}: error: {message}", file=sys.stderr)
+        sys.exit(watchdog.EXIT_CANNOT_CHECK)
+    return usage_error
 
 
 def _number_in(
@@ -464,10 +465,8 @@ def _run(args: argparse.Namespace, config: settings.Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command == "status":
-        _status_usage_error(f"unrecognized arguments: {' '.join(extra)}")
-    if extra and args.command == "check":
-        _check_usage_error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra and args.command in STATUS_EXIT_COMMANDS:
+        _exit_3_on_usage_error(args.command)(f"unrecognized arguments: {' '.join(extra)}")
     if extra and args.command != "serve":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
 
