@@ -188,3 +188,47 @@ def test_the_log_file_drop_in_verifies_clean(tmp_path: Path) -> None:
                       "notifempty", "nocreate", "su sentinel-dashboard sentinel-dashboard"):
         assert f"\n    {directive}\n" in rotation, directive
     assert "copytruncate" not in rotation.split("{", 1)[1]
+
+
+UNIT_NAMES_PLAYBOOK = """
+- name: Check the names of the check's units
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Run the role's check of its unit names
+      ansible.builtin.include_role:
+        name: sentinel.dashboard.healthcheck
+        tasks_from: unit_names.yml
+"""
+
+
+def check_unit_names(folder: Path, search_path: list[Path], **settings) -> (
+        subprocess.CompletedProcess[str]):
+    return run_playbook(folder, UNIT_NAMES_PLAYBOOK, {
+        "ansible_python_interpreter": sys.executable,
+        "__healthcheck_unit_search_path": [str(path) for path in search_path],
+        **settings})
+
+
+def test_unit_names_another_unit_has_are_refused(tmp_path: Path) -> None:
+    etc, lib = tmp_path / "etc", tmp_path / "lib"
+    etc.mkdir()
+    lib.mkdir()
+    (lib / "nginx.service").write_text("[Unit]\nDescription=A high performance web server\n")
+    # The check's own units, from this release and the one before the marker line.
+    ours = render(tmp_path / "ours")
+    for name in ("sentinel-check.service", "sentinel-check.timer"):
+        (etc / name).write_text(ours[name])
+    (etc / "sentinel-check-failed.service").write_text(
+        "# Ansible managed\n[Unit]\nDescription=Alert that the health check of x could not run\n")
+
+    taken = check_unit_names(tmp_path, [etc, lib], healthcheck_unit_name="nginx")
+    free = check_unit_names(tmp_path, [etc, lib], healthcheck_unit_name="sentinel-watch")
+    ours_again = check_unit_names(tmp_path, [etc, lib])
+
+    assert taken.returncode != 0
+    assert (f"healthcheck_unit_name 'nginx' names units that are not the health check's: "
+            f"{lib / 'nginx.service'}. Choose another name") in taken.stdout + taken.stderr
+    assert free.returncode == 0, free.stdout + free.stderr
+    assert ours_again.returncode == 0, ours_again.stdout + ours_again.stderr
