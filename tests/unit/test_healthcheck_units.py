@@ -232,3 +232,38 @@ def test_unit_names_another_unit_has_are_refused(tmp_path: Path) -> None:
             f"{lib / 'nginx.service'}. Choose another name") in taken.stdout + taken.stderr
     assert free.returncode == 0, free.stdout + free.stderr
     assert ours_again.returncode == 0, ours_again.stdout + ours_again.stderr
+
+
+LOG_DIR_PLAYBOOK = """
+- name: Check the log folder
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Run the role's check of its folder
+      ansible.builtin.include_role:
+        name: sentinel.dashboard.logrotate
+        tasks_from: log_dir.yml
+"""
+
+
+def test_a_log_folder_of_another_program_is_refused(tmp_path: Path) -> None:
+    others, ours, missing = tmp_path / "nginx", tmp_path / "ours", tmp_path / "missing"
+    others.mkdir()
+    (others / "access.log").write_text("")
+    (others / "dashboard.log").write_text("")
+    ours.mkdir()
+    for name in ("dashboard.log", "dashboard.log.1", "dashboard.log.2.gz"):
+        (ours / name).write_text("")
+
+    def check(folder: Path) -> subprocess.CompletedProcess[str]:
+        return run_playbook(tmp_path, LOG_DIR_PLAYBOOK, {
+            "ansible_python_interpreter": sys.executable, "logrotate_log_dir": str(folder)})
+
+    refused, accepted, new = check(others), check(ours), check(missing)
+
+    assert refused.returncode != 0
+    assert (f"logrotate_log_dir {others} already holds files that are not dashboard.log or "
+            "its rotations (access.log)") in " ".join((refused.stdout + refused.stderr).split())
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert new.returncode == 0, new.stdout + new.stderr
