@@ -253,7 +253,8 @@ def test_a_log_folder_of_another_program_is_refused(tmp_path: Path) -> None:
     (others / "access.log").write_text("")
     (others / "dashboard.log").write_text("")
     ours.mkdir()
-    for name in ("dashboard.log", "dashboard.log.1", "dashboard.log.2.gz"):
+    for name in ("dashboard.log", "dashboard.log.1", "dashboard.log.2.gz",
+                 "dashboard.log-20261204"):
         (ours / name).write_text("")
 
     def check(folder: Path) -> subprocess.CompletedProcess[str]:
