@@ -166,11 +166,11 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
     checking.add_argument("--restart-window", type=_minutes,
                           default=watchdog.DEFAULT_RESTART_WINDOW, metavar="SECONDS",
                           help="the window the restarts are counted in (default %(default)s)")
-    checking.add_argument("--state-file", type=Path, default=watchdog.DEFAULT_STATE_DIR /
-                          "state.json", help="incident, restarts, undelivered alerts "
+    checking.add_argument("--state-file", type=Path, default=watchdog.DEFAULT_STATE_FILE,
+                          help="incident, restarts, undelivered alerts "
                           "(default %(default)s)")
-    checking.add_argument("--status-file", type=Path, default=watchdog.DEFAULT_STATE_DIR /
-                          "status.json", help="the last result (default %(default)s)")
+    checking.add_argument("--status-file", type=Path, default=watchdog.DEFAULT_STATUS_FILE,
+                          help="the last result (default %(default)s)")
     checking.add_argument("--webhook-file", type=Path,
                           help="file holding the webhook's URL, readable by root only "
                           "(default: no alerts are sent, only logged)")
@@ -196,8 +196,8 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
         "result, or it is older than --max-age.",
     )
     status.error = _exit_3_on_usage_error("status")  # type: ignore[method-assign]
-    status.add_argument("--status-file", type=Path, default=watchdog.DEFAULT_STATE_DIR /
-                        "status.json", help="default %(default)s")
+    status.add_argument("--status-file", type=Path, default=watchdog.DEFAULT_STATUS_FILE,
+                        help="default %(default)s")
     status.add_argument("--max-age", type=_count, default=0, metavar="SECONDS",
                         help="a result older than this means the check is not running "
                         "(default 0: any age)")

@@ -48,6 +48,8 @@ DEFAULT_PAGE_TIMEOUT = 30
 DEFAULT_MAX_RESTARTS = 3
 DEFAULT_RESTART_WINDOW = 3600
 DEFAULT_STATE_DIR = Path("/var/lib/sentinel-check")
+DEFAULT_STATE_FILE = DEFAULT_STATE_DIR / "state.json"
+DEFAULT_STATUS_FILE = DEFAULT_STATE_DIR / "status.json"
 # Starting an interpreter and importing Streamlit come on top of the page's own run.
 PAGE_START_ALLOWANCE = 15
 # Undelivered alerts kept while the webhook stays unreachable; the oldest go first.
@@ -72,8 +74,8 @@ class CheckConfig:
     dsn: str | None = None
     max_restarts: int = DEFAULT_MAX_RESTARTS
     restart_window: int = DEFAULT_RESTART_WINDOW
-    state_file: Path = DEFAULT_STATE_DIR / "state.json"
-    status_file: Path = DEFAULT_STATE_DIR / "status.json"
+    state_file: Path = DEFAULT_STATE_FILE
+    status_file: Path = DEFAULT_STATUS_FILE
     webhook_file: Path | None = None  # None: alerts go to the log only
     webhook_format: str = alerts.DEFAULT_FORMAT
     webhook_timeout: float = alerts.DEFAULT_TIMEOUT
@@ -445,13 +447,10 @@ def cycle(
     if event and config.webhook_file is None:
         log.warning("%s alert not sent: no webhook file is set", event)
 
-    def outcome(error: str | None) -> Outcome:
-        return Outcome(result=result, action=action, alert=event, pending=len(state.pending),
+    def save(error: str | None) -> Outcome:
+        done = Outcome(result=result, action=action, alert=event, pending=len(state.pending),
                        delivery_error=error, incident=state.incident,
                        check_recovered=recovered)
-
-    def save(error: str | None) -> Outcome:
-        done = outcome(error)
         # The result holds no secret, and monitoring scripts need not be root to read it.
         write_json(config.status_file, done.as_json(), mode=0o644)
         # The state last: when the status cannot be written, the next cycle starts
